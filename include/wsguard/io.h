@@ -1,4 +1,404 @@
-/* wsguard io: POSIX adapter (placeholder while it is written). */
+/* wsguard io: the POSIX adapter.
+ *
+ * The only part of wsguard that touches file descriptors, clocks and the
+ * system's random source. It is one way to drive the sans-I/O core and
+ * handshake (wsguard/core.h, wsguard/handshake.h); an embedder with its own
+ * event loop can ignore it.
+ *
+ *   wsg_loop     a small epoll loop: fd watches, timers (a min-heap of
+ *                CLOCK_MONOTONIC millisecond deadlines), deferred work.
+ *   wsg_rng      a CSPRNG (mbedTLS CTR-DRBG seeded from mbedtls_entropy),
+ *                usable as the core's `struct wsg_random`.
+ *   wsg_server   listens, accepts, runs the server handshake with a
+ *                deadline, then one wsg_session per connection.
+ *   wsg_client   resolves, connects (non-blocking, with a deadline), runs
+ *                the client handshake, then one wsg_session.
+ *   wsg_session  one WebSocket connection on a transport: reads with
+ *                backpressure, batched writes (writev), close handshake
+ *                deadline, callbacks for messages and the end.
+ *   wsg_transport_ops  how a session reads and writes its fd: plain TCP by
+ *                default; a TLS adapter supplies its own.
+ *
+ * Threading: one loop and everything on it belong to one thread.
+ * Signals: the library installs no signal handler and never raises SIGPIPE
+ * (it sends with MSG_NOSIGNAL). Programs that want SIGINT/SIGTERM handling
+ * watch a signalfd or a self-pipe with wsg_watch_new().
+ * Callbacks: if a function that takes a callback fails, the callback is
+ * never called for that object. Callbacks may call any function of this API
+ * on any object, including freeing or closing the one they were called for;
+ * objects are torn down after the callback returns. */
 #ifndef WSGUARD_IO_H
 #define WSGUARD_IO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <wsguard/core.h>
+#include <wsguard/err.h>
+#include <wsguard/export.h>
+#include <wsguard/handshake.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- clock -------------------------------------------------------------- */
+
+/* CLOCK_MONOTONIC in milliseconds: the `now_ms` the core expects. */
+WSG_API uint64_t wsg_clock_ms(void);
+
+/* ---- loop --------------------------------------------------------------- */
+
+struct wsg_loop;
+
+struct wsg_loop_config {
+    const struct wsg_allocator *alloc; /* NULL: libc */
+    uint32_t max_events;     /* epoll events per wait; default 256 */
+    size_t read_buffer;      /* bytes read per read() call, shared by every
+                                session on the loop; default 64 KiB */
+};
+
+WSG_API void wsg_loop_config_init_default(struct wsg_loop_config *cfg);
+
+/* `cfg` may be NULL (defaults). Returns WSG_OK, WSG_ERR_INVALID_ARG,
+ * WSG_ERR_NOMEM or WSG_ERR_IO (epoll_create1 failed). */
+WSG_API int wsg_loop_new(const struct wsg_loop_config *cfg,
+                         struct wsg_loop **out);
+
+/* Frees the loop. Servers, clients, sessions, watches and timers on it must
+ * have been freed first (leftovers are freed without callbacks). */
+WSG_API void wsg_loop_free(struct wsg_loop *loop);
+
+/* Runs until wsg_loop_stop() or until nothing is left to wait for (no
+ * active watch, no armed timer). Returns WSG_OK or WSG_ERR_IO. */
+WSG_API int wsg_loop_run(struct wsg_loop *loop);
+
+/* One round: waits up to `timeout_ms` (-1: until the next timer or event;
+ * 0: poll), dispatches events, expired timers and deferred work. Returns
+ * the number of callbacks run (>= 0) or WSG_ERR_IO. */
+WSG_API int wsg_loop_run_once(struct wsg_loop *loop, int timeout_ms);
+
+/* Makes wsg_loop_run() return after the current round. Safe to call from a
+ * callback. */
+WSG_API void wsg_loop_stop(struct wsg_loop *loop);
+
+/* The loop's time: wsg_clock_ms() sampled at the start of the round. */
+WSG_API uint64_t wsg_loop_now(const struct wsg_loop *loop);
+
+/* fd watches. `events` is a mix of WSG_IO_READ and WSG_IO_WRITE (0 keeps
+ * the watch registered but idle); the callback gets the ready ones, plus
+ * WSG_IO_ERROR on error or hang-up. Level-triggered. */
+#define WSG_IO_READ 0x1u
+#define WSG_IO_WRITE 0x2u
+#define WSG_IO_ERROR 0x4u
+
+struct wsg_watch;
+
+/* Watches `fd` (not owned: wsg_watch_free does not close it). Returns
+ * WSG_OK, WSG_ERR_INVALID_ARG, WSG_ERR_NOMEM or WSG_ERR_IO (epoll_ctl). */
+WSG_API int wsg_watch_new(struct wsg_loop *loop, int fd, unsigned events,
+                          void (*cb)(struct wsg_watch *w, unsigned revents,
+                                     void *ud),
+                          void *ud, struct wsg_watch **out);
+WSG_API int wsg_watch_set(struct wsg_watch *w, unsigned events);
+WSG_API int wsg_watch_fd(const struct wsg_watch *w);
+/* Stops watching and frees (later, if inside a dispatch). NULL: no-op. */
+WSG_API void wsg_watch_free(struct wsg_watch *w);
+
+/* Timers: one-shot, at an absolute wsg_clock_ms() time. */
+struct wsg_timer;
+
+WSG_API int wsg_timer_new(struct wsg_loop *loop,
+                          void (*cb)(struct wsg_timer *t, void *ud), void *ud,
+                          struct wsg_timer **out);
+/* Arms (or re-arms) the timer at `deadline_ms`; UINT64_MAX disarms. */
+WSG_API void wsg_timer_start(struct wsg_timer *t, uint64_t deadline_ms);
+WSG_API void wsg_timer_stop(struct wsg_timer *t);
+WSG_API void wsg_timer_free(struct wsg_timer *t);
+
+/* ---- random ------------------------------------------------------------- */
+
+/* mbedTLS CTR-DRBG (AES-256) seeded from mbedtls_entropy (the OS source);
+ * reseeds itself. Not thread-safe: one per thread or loop. */
+struct wsg_rng;
+
+/* `personal` (may be NULL) is mixed into the seed. Returns WSG_OK,
+ * WSG_ERR_NOMEM or WSG_ERR_RANDOM (seeding failed). */
+WSG_API int wsg_rng_new(const struct wsg_allocator *alloc,
+                        const char *personal, struct wsg_rng **out);
+WSG_API void wsg_rng_free(struct wsg_rng *rng);
+/* Returns WSG_OK or WSG_ERR_RANDOM. */
+WSG_API int wsg_rng_fill(struct wsg_rng *rng, uint8_t *buf, size_t len);
+/* The rng as the core's random source (fill = wsg_rng_fill). */
+WSG_API struct wsg_random wsg_rng_random(struct wsg_rng *rng);
+
+/* ---- transport ---------------------------------------------------------- */
+
+/* How a session moves bytes. Plain TCP is built in (wsg_transport_tcp());
+ * a TLS adapter supplies its own ops over the same fd. Each op returns
+ * WSG_OK, WSG_ERR_AGAIN (would block: wait for `*want`, WSG_IO_READ or
+ * WSG_IO_WRITE; a TLS record may need the opposite direction),
+ * WSG_ERR_PEER_CLOSED (orderly end of stream), WSG_ERR_IO or WSG_ERR_TLS. */
+struct wsg_transport_ops {
+    int (*read)(void *ctx, int fd, uint8_t *buf, size_t len, size_t *got,
+                unsigned *want);
+    int (*writev)(void *ctx, int fd, const struct wsg_iovec *iov, size_t n,
+                  size_t *put, unsigned *want);
+    /* Bytes already decrypted and buffered (readable without the fd being
+     * readable); NULL: never. */
+    size_t (*pending)(void *ctx);
+    /* Before the fd is closed (e.g. TLS close_notify); best effort; NULL:
+     * nothing. */
+    void (*shutdown)(void *ctx, int fd);
+    /* Frees ctx; NULL: nothing. The session closes the fd itself. */
+    void (*free)(void *ctx);
+};
+
+/* A transport for a new fd. Called by servers for every accepted fd and by
+ * clients once connected; sets *ops and *ctx. Returns WSG_OK or an error
+ * (the connection is then dropped). NULL factory: plain TCP. */
+struct wsg_transport_factory {
+    int (*wrap)(void *ud, int fd, bool server_side, const char *server_name,
+                const struct wsg_transport_ops **ops, void **ctx);
+    void *ud;
+};
+
+/* Plain TCP: recv/sendmsg with MSG_NOSIGNAL; ctx is unused (NULL). */
+WSG_API const struct wsg_transport_ops *wsg_transport_tcp(void);
+
+/* ---- sessions ----------------------------------------------------------- */
+
+/* One WebSocket connection driven by the loop. Owned by its server or
+ * client; the handle is valid from the first callback that names it until
+ * on_close returns. */
+struct wsg_session;
+
+/* How a session ended, for on_close. */
+struct wsg_close_info {
+    int err;               /* WSG_OK: a clean close handshake; else why
+                              (WSG_ERR_PEER_CLOSED: transport closed without
+                              one; WSG_ERR_TIMEOUT; WSG_ERR_IO; a core
+                              failure such as WSG_ERR_PROTOCOL;
+                              WSG_ERR_HANDSHAKE / WSG_ERR_HTTP before open) */
+    bool opened;           /* on_open was called */
+    uint16_t code;         /* the peer's close code: 1005 if it sent none in
+                              its Close, 1006 if no Close arrived */
+    const char *reason;    /* the peer's reason, UTF-8, NUL-terminated */
+    size_t reason_len;
+    uint16_t code_sent;    /* our close code, 0 if none sent */
+    int http_status;       /* client: the response status when the
+                              handshake failed (0 if none arrived) */
+    const char *detail;    /* human-readable detail (handshake reason,
+                              strerror); never NULL */
+};
+
+/* Passed to a server's on_upgrade: the validated request and the answer.
+ * Pointers the callback stores must stay valid until the callback returns
+ * (the 101 is written before that), or, when deferring, until
+ * wsg_session_accept()/wsg_session_refuse(). */
+struct wsg_upgrade {
+    const struct wsg_hs_request *request;
+    const char *peer;                   /* "ip:port" of the client */
+    struct wsg_hs_accept_opts accept;   /* subprotocol, extensions, extra
+                                           headers of the 101; zeroed */
+    struct wsg_conn_config conn;        /* this session's core config: a
+                                           copy of the server's; may be
+                                           changed (e.g. delivery, limits) */
+    const char *refuse_reason;          /* when refusing; NULL: standard */
+    const struct wsg_header *refuse_headers; /* e.g. WWW-Authenticate,
+                                                Retry-After */
+    size_t refuse_header_count;
+    void *session_data;                 /* set: wsg_session_data() */
+};
+
+/* on_upgrade's answer: 0 accepts, an HTTP status (400-599) refuses,
+ * WSG_UPGRADE_DEFER decides later with wsg_session_accept() or
+ * wsg_session_refuse() (reading stops meanwhile; the handshake deadline
+ * still runs). */
+#define WSG_UPGRADE_ACCEPT 0
+#define WSG_UPGRADE_DEFER 1
+
+/* A refusal, for audit logs. */
+struct wsg_refusal {
+    const char *peer;       /* "ip:port" */
+    int status;             /* HTTP status sent; 0 if the connection was
+                               dropped without a response (deadline, read
+                               error, peer closed) */
+    int err;                /* WSG_ERR_HTTP (malformed), WSG_ERR_POLICY
+                               (refused by on_upgrade), WSG_ERR_TIMEOUT,
+                               WSG_ERR_PEER_CLOSED, WSG_ERR_IO, ... */
+    const char *reason;     /* short reason; never NULL */
+    const struct wsg_hs_request *request; /* NULL if none parsed */
+};
+
+struct wsg_session_callbacks {
+    /* Server only. NULL: accept everything without a subprotocol. */
+    int (*on_upgrade)(void *ud, struct wsg_session *s, struct wsg_upgrade *up);
+    /* Server only: a connection refused or dropped before the upgrade. */
+    void (*on_refuse)(void *ud, const struct wsg_refusal *r);
+    /* The session is OPEN: sending is allowed. */
+    void (*on_open)(void *ud, struct wsg_session *s);
+    /* WSG_EV_MESSAGE or WSG_EV_FRAGMENT (per the conn's delivery mode).
+     * ev->data is valid until the callback returns. */
+    void (*on_message)(void *ud, struct wsg_session *s,
+                       const struct wsg_event *ev);
+    /* WSG_EV_PING / WSG_EV_PONG (pings are answered already if auto_pong),
+     * and WSG_EV_CLOSE when the peer starts or answers the close
+     * handshake. May be NULL. */
+    void (*on_control)(void *ud, struct wsg_session *s,
+                       const struct wsg_event *ev);
+    /* The pending output fell back under the pause threshold after having
+     * been over it (relays resume the other leg here). May be NULL. */
+    void (*on_drain)(void *ud, struct wsg_session *s);
+    /* Exactly once per session the application has seen (server: on_upgrade
+     * was called; client: wsg_client_connect() succeeded), when the
+     * transport is closed. The handle dies when this returns. */
+    void (*on_close)(void *ud, struct wsg_session *s,
+                     const struct wsg_close_info *info);
+    void *ud;
+};
+
+/* The core connection, for direct use (wsg_conn_send_fragment, stats...).
+ * NULL before the session is open. After queuing output directly on it,
+ * call wsg_session_flush(). */
+WSG_API struct wsg_conn *wsg_session_conn(struct wsg_session *s);
+
+/* Queue and flush (writes happen at the end of the loop round, batched).
+ * Same return codes as the wsg_conn_* counterparts, plus WSG_ERR_STATE
+ * before open or after the transport was closed. */
+WSG_API int wsg_session_send(struct wsg_session *s, enum wsg_opcode op,
+                             const void *data, size_t len);
+WSG_API int wsg_session_send_fragment(struct wsg_session *s,
+                                      enum wsg_opcode op, const void *data,
+                                      size_t len, bool first, bool fin);
+WSG_API int wsg_session_send_borrowed(struct wsg_session *s,
+                                      enum wsg_opcode op, const void *data,
+                                      size_t len, bool first, bool fin,
+                                      void (*release)(void *ud,
+                                                      const void *data),
+                                      void *ud);
+WSG_API int wsg_session_ping(struct wsg_session *s, const void *data,
+                             size_t len);
+/* Starts the close handshake (deadline: the conn's close_timeout_ms). */
+WSG_API int wsg_session_close(struct wsg_session *s, uint16_t code,
+                              const char *reason);
+/* Schedules a write of whatever the core has queued. */
+WSG_API void wsg_session_flush(struct wsg_session *s);
+/* Closes the transport now, without a close handshake (on_close follows
+ * with `err`, after the current callback). */
+WSG_API void wsg_session_abort(struct wsg_session *s, int err);
+
+/* Stops / resumes reading (a relay pauses one leg while the other is over
+ * its budget). Independent of the automatic backpressure pause. */
+WSG_API void wsg_session_pause(struct wsg_session *s);
+WSG_API void wsg_session_resume(struct wsg_session *s);
+
+/* Bytes queued and not yet written. */
+WSG_API size_t wsg_session_pending(const struct wsg_session *s);
+
+/* Finishes a deferred upgrade (WSG_UPGRADE_DEFER). `opts` may be NULL.
+ * Returns WSG_OK, WSG_ERR_STATE (not deferred, or the session is gone),
+ * WSG_ERR_INVALID_ARG, WSG_ERR_NOMEM. */
+WSG_API int wsg_session_accept(struct wsg_session *s,
+                               const struct wsg_hs_accept_opts *opts);
+WSG_API int wsg_session_refuse(struct wsg_session *s, int status,
+                               const char *reason,
+                               const struct wsg_header *headers,
+                               size_t header_count);
+
+WSG_API void *wsg_session_data(const struct wsg_session *s);
+WSG_API void wsg_session_set_data(struct wsg_session *s, void *data);
+/* "ip:port" of the peer. Never NULL. */
+WSG_API const char *wsg_session_peer(const struct wsg_session *s);
+/* The negotiated subprotocol, "" if none. Never NULL. */
+WSG_API const char *wsg_session_protocol(const struct wsg_session *s);
+WSG_API bool wsg_session_is_open(const struct wsg_session *s);
+
+/* ---- server ------------------------------------------------------------- */
+
+struct wsg_server;
+
+struct wsg_server_config {
+    const char *host;                 /* default "127.0.0.1" */
+    const char *port;                 /* service or number; default "9001";
+                                         "0" picks a free port */
+    int backlog;                      /* default 511 */
+    uint32_t handshake_timeout_ms;    /* accept to 101 (slowloris, T5);
+                                         default 10000 */
+    uint32_t max_connections;         /* stop accepting at this many;
+                                         default 10000 */
+    size_t pause_output;              /* stop reading a session while its
+                                         pending output is over this; 0:
+                                         half the conn's max_output */
+    struct wsg_hs_limits limits;      /* request head limits */
+    struct wsg_conn_config conn;      /* every session's core config */
+    struct wsg_session_callbacks cb;
+    struct wsg_transport_factory transport; /* wrap NULL: plain TCP */
+    /* Called once after wsg_server_shutdown() when the last session is
+     * gone. May be NULL. */
+    void (*on_shutdown)(void *ud, struct wsg_server *srv);
+    const struct wsg_allocator *alloc; /* NULL: libc */
+};
+
+WSG_API void wsg_server_config_init_default(struct wsg_server_config *cfg);
+
+/* Binds and listens. `cfg` is copied (strings too). Returns WSG_OK,
+ * WSG_ERR_INVALID_ARG, WSG_ERR_NOMEM or WSG_ERR_IO (resolve, bind or listen
+ * failed: wsg_server_error() is not available then; see errno). */
+WSG_API int wsg_server_new(struct wsg_loop *loop,
+                           const struct wsg_server_config *cfg,
+                           struct wsg_server **out);
+
+/* Frees the server: closes the listener and every session at once (their
+ * on_close is called with WSG_ERR_CLOSED). */
+WSG_API void wsg_server_free(struct wsg_server *srv);
+
+/* The bound port (useful with port "0"). */
+WSG_API uint16_t wsg_server_port(const struct wsg_server *srv);
+
+/* Clean shutdown: stops accepting, drops connections still in the
+ * handshake, sends Close `code` ("server shutting down" if reason is NULL)
+ * to every open session, and waits up to `timeout_ms` for the close
+ * handshakes; sessions left then are closed. on_shutdown follows. */
+WSG_API void wsg_server_shutdown(struct wsg_server *srv, uint16_t code,
+                                 const char *reason, uint32_t timeout_ms);
+
+/* Sessions alive (in the handshake or open). */
+WSG_API size_t wsg_server_session_count(const struct wsg_server *srv);
+
+/* ---- client ------------------------------------------------------------- */
+
+struct wsg_client_config {
+    const char *host;                 /* to resolve and connect; required */
+    const char *port;                 /* default "80" */
+    uint32_t timeout_ms;              /* connect + handshake; default 10000 */
+    size_t pause_output;              /* as for the server */
+    struct wsg_hs_client_opts hs;     /* request: target, origin,
+                                         protocols, headers, limits. hs.host
+                                         NULL: built from host and port.
+                                         hs.random unset: the session's own
+                                         wsg_rng. */
+    struct wsg_conn_config conn;      /* role forced to client; random
+                                         unset: the session's own wsg_rng */
+    struct wsg_session_callbacks cb;  /* on_upgrade/on_refuse unused */
+    struct wsg_transport_factory transport;
+    const struct wsg_allocator *alloc;
+};
+
+WSG_API void wsg_client_config_init_default(struct wsg_client_config *cfg);
+
+/* Starts connecting (getaddrinfo is synchronous; the connect is not): the
+ * addresses are tried in order until one connects, within timeout_ms in
+ * all. On WSG_OK, *out is the session and on_close will be called exactly
+ * once (on_open first if the handshake succeeds). Returns WSG_OK,
+ * WSG_ERR_INVALID_ARG, WSG_ERR_NOMEM, WSG_ERR_RANDOM, WSG_ERR_IO (name
+ * resolution failed). */
+WSG_API int wsg_client_connect(struct wsg_loop *loop,
+                               const struct wsg_client_config *cfg,
+                               struct wsg_session **out);
+
+#ifdef __cplusplus
+}
+#endif
 #endif

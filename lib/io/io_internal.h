@@ -1,0 +1,164 @@
+/* lib/io internals: shared by loop.c, sock.c, session.c, server.c,
+ * client.c. Not installed. */
+#ifndef WSG_IO_INTERNAL_H
+#define WSG_IO_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <netdb.h>
+#include <sys/socket.h>
+
+#include <wsguard/core.h>
+#include <wsguard/handshake.h>
+#include <wsguard/io.h>
+
+/* ---- allocation ---------------------------------------------------------- */
+
+/* A filled-in allocator: NULL fields replaced by libc. */
+void wsg__alloc_init(struct wsg_allocator *dst, const struct wsg_allocator *src);
+void *wsg__malloc(const struct wsg_allocator *a, size_t n);
+void *wsg__calloc(const struct wsg_allocator *a, size_t n);
+void wsg__free(const struct wsg_allocator *a, void *p);
+char *wsg__strdup(const struct wsg_allocator *a, const char *s);
+
+/* ---- loop ---------------------------------------------------------------- */
+
+/* Deferred work: runs after the current round's events and timers. Embedded
+ * in the owner; unlink before freeing the owner. */
+struct wsg__defer {
+    struct wsg__defer *prev, *next;
+    bool queued;
+    void (*cb)(struct wsg__defer *d);
+};
+
+void wsg__defer_queue(struct wsg_loop *loop, struct wsg__defer *d);
+void wsg__defer_cancel(struct wsg_loop *loop, struct wsg__defer *d);
+
+const struct wsg_allocator *wsg__loop_alloc(const struct wsg_loop *loop);
+/* The shared read buffer: valid inside one callback only. */
+uint8_t *wsg__loop_rbuf(struct wsg_loop *loop, size_t *len);
+
+/* ---- sockets (sock.c) ---------------------------------------------------- */
+
+/* Formats "ip:port" ("[v6]:port") into buf (at least 64 bytes). */
+void wsg__addr_format(const struct sockaddr *sa, socklen_t len, char *buf,
+                      size_t cap);
+/* TCP_NODELAY, best effort. */
+void wsg__sock_nodelay(int fd);
+
+/* ---- sessions (session.c) ------------------------------------------------ */
+
+enum wsg__phase {
+    WSG__PH_CONNECTING = 0, /* client: non-blocking connect in progress */
+    WSG__PH_CLIENT_HS,      /* client: request out, response in */
+    WSG__PH_SERVER_HS,      /* server: reading the request */
+    WSG__PH_DEFERRED,       /* server: on_upgrade deferred the answer */
+    WSG__PH_REFUSING,       /* server: writing a refusal */
+    WSG__PH_LINGER,         /* server: refusal sent, draining input */
+    WSG__PH_OPEN,           /* WebSocket (OPEN or CLOSING in the core) */
+    WSG__PH_DEAD            /* transport closed, teardown queued */
+};
+
+struct wsg_server;
+
+struct wsg_session {
+    struct wsg_loop *loop;
+    struct wsg_allocator alloc;
+    struct wsg_server *srv;                 /* NULL for a client */
+    struct wsg_session *prev, *next;        /* server's list */
+    struct wsg_session_callbacks cb;
+    enum wsg__phase phase;
+
+    int fd;
+    struct wsg_watch *watch;
+    unsigned watching;                      /* events set on the watch */
+    struct wsg_timer *timer;
+    struct wsg_transport_factory tfac;
+    const struct wsg_transport_ops *tops;
+    void *tctx;
+    unsigned read_want;                     /* after a read AGAIN */
+    unsigned write_want;                    /* after a write AGAIN; 0: no
+                                               write is blocked */
+
+    /* handshake */
+    struct wsg_hs_server *hs_srv;
+    struct wsg_hs_client *hs_cli;
+    const uint8_t *hs_out;                  /* 101, refusal or request */
+    size_t hs_out_len, hs_out_off;
+    uint64_t hs_deadline;                   /* UINT64_MAX when none */
+    size_t linger_bytes;
+
+    /* WebSocket */
+    struct wsg_conn_config conn_cfg;
+    struct wsg_conn *conn;
+    size_t pause_output;
+    bool bp_paused;                         /* backpressure */
+    bool user_paused;                       /* wsg_session_pause */
+    bool over;                              /* was over pause_output */
+    uint8_t *stash;                         /* input not yet fed */
+    size_t stash_len, stash_off;
+    struct wsg_rng *rng;                    /* client: own CSPRNG */
+
+    /* client connect */
+    struct addrinfo *ai_list, *ai_cur;
+    char *server_name;
+    int connect_errno;
+
+    /* identity and results */
+    bool seen;                              /* on_close is owed */
+    bool opened;
+    void *data;
+    char peer[64];
+    char *protocol;
+    int end_err;
+    int fail_err;                           /* core WSG_EV_FAIL */
+    int refuse_status;
+    int refuse_err;
+    char refuse_reason[128];
+    int http_status;
+    uint16_t peer_code;
+    char peer_reason[128];
+    size_t peer_reason_len;
+    char detail[160];
+
+    struct wsg__defer kick;                 /* pump stash + flush */
+    struct wsg__defer teardown;
+};
+
+/* Creates a session on an fd (or -1 for a client before connecting), with
+ * callbacks and allocator copied. */
+int wsg__session_new(struct wsg_loop *loop, const struct wsg_allocator *alloc,
+                     const struct wsg_session_callbacks *cb,
+                     struct wsg_session **out);
+/* Adopts a connected fd: transport, watch, state. */
+int wsg__session_attach(struct wsg_session *s, int fd, bool server_side);
+/* Arms the session's timer for its earliest deadline. */
+void wsg__session_rearm(struct wsg_session *s);
+/* Ends the session with `err`; teardown is deferred. `detail` may be
+ * NULL. */
+void wsg__session_end(struct wsg_session *s, int err, const char *detail);
+/* Immediate teardown (used by wsg_server_free): callbacks are called. */
+void wsg__session_destroy(struct wsg_session *s);
+/* Schedules the pump (feed stash, flush). */
+void wsg__session_kick(struct wsg_session *s);
+/* Writes a refusal and lingers. */
+int wsg__session_refuse(struct wsg_session *s, int status, const char *reason,
+                        const struct wsg_header *headers, size_t n, int err);
+/* Writes the 101 and opens the core connection. */
+int wsg__session_accept(struct wsg_session *s,
+                        const struct wsg_hs_accept_opts *opts);
+/* Handles a readable/writable fd in CONNECTING (client.c). */
+void wsg__client_connect_ready(struct wsg_session *s);
+/* Handles the bytes of a handshake; returns false when it stopped the
+ * session or the bytes after the head were stashed. */
+void wsg__client_hs_input(struct wsg_session *s, const uint8_t *buf,
+                          size_t len);
+void wsg__server_hs_input(struct wsg_session *s, const uint8_t *buf,
+                          size_t len);
+/* Server bookkeeping when a session is torn down. */
+void wsg__server_session_gone(struct wsg_server *srv, struct wsg_session *s);
+/* Sets the stash to a copy of buf (replaces the current one). */
+int wsg__session_stash(struct wsg_session *s, const uint8_t *buf, size_t len);
+
+#endif

@@ -1,0 +1,388 @@
+/* The server: a listening socket, non-blocking accept, the upgrade request
+ * read under a deadline (slowloris, shared/THREATS.md T5), the application's
+ * decision (on_upgrade), then a session per connection; and a clean
+ * shutdown that sends 1001 to every open session and waits, bounded. */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "io/io_internal.h"
+
+#define ACCEPTS_PER_EVENT 64
+#define ACCEPT_RETRY_MS 100
+
+struct wsg_server {
+    struct wsg_loop *loop;
+    struct wsg_allocator alloc;
+    struct wsg_server_config cfg;
+    int lfd;
+    struct wsg_watch *lw;
+    bool listening;                  /* lw has READ interest */
+    struct wsg_timer *retry;         /* accept back-off (EMFILE) */
+    struct wsg_timer *shut_timer;
+    uint16_t port;
+    struct wsg_session *head;
+    size_t count;
+    bool shutting_down, shutdown_done;
+    struct wsg__defer done;
+};
+
+#define CONTAINER(ptr, type, member)                                          \
+    ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+
+void wsg_server_config_init_default(struct wsg_server_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->host = "127.0.0.1";
+    cfg->port = "9001";
+    cfg->backlog = 511;
+    cfg->handshake_timeout_ms = 10000;
+    cfg->max_connections = 10000;
+    wsg_hs_limits_init_default(&cfg->limits);
+    wsg_conn_config_init_default(&cfg->conn);
+}
+
+static void set_listening(struct wsg_server *srv, bool on)
+{
+    if (!srv->lw || srv->listening == on)
+        return;
+    if (wsg_watch_set(srv->lw, on ? WSG_IO_READ : 0) == WSG_OK)
+        srv->listening = on;
+}
+
+static void new_session(struct wsg_server *srv, int fd,
+                        const struct sockaddr *sa, socklen_t salen)
+{
+    struct wsg_session *s = NULL;
+
+    if (wsg__session_new(srv->loop, &srv->alloc, &srv->cfg.cb, &s) != WSG_OK) {
+        close(fd);
+        return;
+    }
+    s->srv = srv;
+    s->next = srv->head;
+    if (srv->head)
+        srv->head->prev = s;
+    srv->head = s;
+    srv->count++;
+    s->conn_cfg = srv->cfg.conn;
+    s->pause_output = srv->cfg.pause_output;
+    s->tfac = srv->cfg.transport;
+    wsg__addr_format(sa, salen, s->peer, sizeof s->peer);
+    wsg__sock_nodelay(fd);
+    s->phase = WSG__PH_SERVER_HS;
+    s->hs_deadline = wsg_loop_now(srv->loop) + srv->cfg.handshake_timeout_ms;
+    if (wsg_hs_server_new(&srv->cfg.limits, &srv->alloc, &s->hs_srv) !=
+            WSG_OK ||
+        wsg__session_attach(s, fd, true) != WSG_OK) {
+        if (s->fd < 0)
+            close(fd);
+        s->refuse_err = WSG_ERR_NOMEM;
+        wsg__session_end(s, WSG_ERR_NOMEM, "cannot set up the connection");
+        return;
+    }
+    wsg__session_kick(s); /* sets the watch and the deadline */
+}
+
+static void retry_cb(struct wsg_timer *t, void *ud)
+{
+    struct wsg_server *srv = ud;
+    (void)t;
+    if (!srv->shutting_down && srv->count < srv->cfg.max_connections)
+        set_listening(srv, true);
+}
+
+static void accept_cb(struct wsg_watch *w, unsigned rev, void *ud)
+{
+    struct wsg_server *srv = ud;
+
+    (void)w;
+    (void)rev;
+    for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        int fd;
+
+        if (srv->shutting_down || srv->count >= srv->cfg.max_connections) {
+            set_listening(srv, false);
+            return;
+        }
+        fd = accept4(srv->lfd, (struct sockaddr *)&ss, &len,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return;
+            /* EMFILE, ENFILE, ENOBUFS, ENOMEM: back off instead of
+             * spinning on a listener that stays readable. */
+            set_listening(srv, false);
+            wsg_timer_start(srv->retry,
+                            wsg_loop_now(srv->loop) + ACCEPT_RETRY_MS);
+            return;
+        }
+        new_session(srv, fd, (struct sockaddr *)&ss, len);
+    }
+}
+
+static int open_listener(struct wsg_server *srv)
+{
+    struct addrinfo hints, *res = NULL, *ai;
+    int fd = -1, one = 1;
+
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    if (getaddrinfo(srv->cfg.host, srv->cfg.port, &hints, &res) != 0)
+        return WSG_ERR_IO;
+    for (ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family,
+                    ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    ai->ai_protocol);
+        if (fd < 0)
+            continue;
+        (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+            listen(fd, srv->cfg.backlog) == 0)
+            break;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        return WSG_ERR_IO;
+    srv->lfd = fd;
+    {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
+            if (ss.ss_family == AF_INET)
+                srv->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+            else if (ss.ss_family == AF_INET6)
+                srv->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+        }
+    }
+    return WSG_OK;
+}
+
+static void done_cb(struct wsg__defer *d)
+{
+    struct wsg_server *srv = CONTAINER(d, struct wsg_server, done);
+
+    if (!srv->shutting_down || srv->count || srv->shutdown_done)
+        return;
+    srv->shutdown_done = true;
+    wsg_timer_stop(srv->shut_timer);
+    if (srv->cfg.on_shutdown)
+        srv->cfg.on_shutdown(srv->cfg.cb.ud, srv);
+}
+
+static void shut_cb(struct wsg_timer *t, void *ud)
+{
+    struct wsg_server *srv = ud;
+
+    (void)t;
+    for (struct wsg_session *s = srv->head; s; s = s->next)
+        wsg__session_end(s, WSG_ERR_TIMEOUT, "shutdown deadline passed");
+    wsg__defer_queue(srv->loop, &srv->done);
+}
+
+int wsg_server_new(struct wsg_loop *loop, const struct wsg_server_config *cfg,
+                   struct wsg_server **out)
+{
+    struct wsg_allocator a;
+    struct wsg_server *srv;
+    int rc;
+
+    if (!out)
+        return WSG_ERR_INVALID_ARG;
+    *out = NULL;
+    if (!loop || !cfg || !cfg->host || !cfg->port ||
+        cfg->max_connections == 0 || cfg->handshake_timeout_ms == 0)
+        return WSG_ERR_INVALID_ARG;
+    wsg__alloc_init(&a, cfg->alloc ? cfg->alloc : wsg__loop_alloc(loop));
+    srv = wsg__calloc(&a, sizeof *srv);
+    if (!srv)
+        return WSG_ERR_NOMEM;
+    srv->loop = loop;
+    srv->alloc = a;
+    srv->cfg = *cfg;
+    srv->cfg.conn.role = WSG_ROLE_SERVER;
+    if (srv->cfg.backlog <= 0)
+        srv->cfg.backlog = 511;
+    srv->lfd = -1;
+    srv->done.cb = done_cb;
+    rc = open_listener(srv);
+    srv->cfg.host = NULL; /* the caller's strings: used only above */
+    srv->cfg.port = NULL;
+    if (rc == WSG_OK)
+        rc = wsg_timer_new(loop, retry_cb, srv, &srv->retry);
+    if (rc == WSG_OK)
+        rc = wsg_timer_new(loop, shut_cb, srv, &srv->shut_timer);
+    if (rc == WSG_OK)
+        rc = wsg_watch_new(loop, srv->lfd, WSG_IO_READ, accept_cb, srv,
+                           &srv->lw);
+    if (rc != WSG_OK) {
+        wsg_server_free(srv);
+        return rc;
+    }
+    srv->listening = true;
+    *out = srv;
+    return WSG_OK;
+}
+
+static void close_listener(struct wsg_server *srv)
+{
+    wsg_watch_free(srv->lw);
+    srv->lw = NULL;
+    srv->listening = false;
+    if (srv->lfd >= 0)
+        close(srv->lfd);
+    srv->lfd = -1;
+    wsg_timer_stop(srv->retry);
+}
+
+void wsg_server_free(struct wsg_server *srv)
+{
+    struct wsg_allocator a;
+
+    if (!srv)
+        return;
+    close_listener(srv);
+    srv->shutdown_done = true; /* no on_shutdown from a free */
+    while (srv->head)
+        wsg__session_destroy(srv->head); /* unlinks itself */
+    wsg__defer_cancel(srv->loop, &srv->done);
+    wsg_timer_free(srv->retry);
+    wsg_timer_free(srv->shut_timer);
+    a = srv->alloc;
+    memset(srv, 0, sizeof *srv);
+    wsg__free(&a, srv);
+}
+
+uint16_t wsg_server_port(const struct wsg_server *srv)
+{
+    return srv ? srv->port : 0;
+}
+
+size_t wsg_server_session_count(const struct wsg_server *srv)
+{
+    return srv ? srv->count : 0;
+}
+
+void wsg_server_shutdown(struct wsg_server *srv, uint16_t code,
+                         const char *reason, uint32_t timeout_ms)
+{
+    uint64_t now = wsg_clock_ms();
+
+    if (!srv || srv->shutting_down)
+        return;
+    srv->shutting_down = true;
+    close_listener(srv);
+    if (!reason)
+        reason = "server shutting down";
+    if (!wsg_close_code_is_sendable(code))
+        code = WSG_CLOSE_GOING_AWAY;
+    for (struct wsg_session *s = srv->head; s; s = s->next) {
+        switch (s->phase) {
+        case WSG__PH_OPEN:
+            if (wsg_conn_state(s->conn) == WSG_STATE_OPEN &&
+                wsg_conn_close(s->conn, code, reason, strlen(reason), now) ==
+                    WSG_OK)
+                wsg__session_kick(s);
+            break;
+        case WSG__PH_SERVER_HS:
+        case WSG__PH_DEFERRED:
+            s->refuse_err = WSG_ERR_CLOSED;
+            snprintf(s->refuse_reason, sizeof s->refuse_reason,
+                     "server shutting down");
+            wsg__session_end(s, WSG_ERR_CLOSED, s->refuse_reason);
+            break;
+        default:
+            break; /* refusals and dead sessions finish by themselves */
+        }
+    }
+    wsg_timer_start(srv->shut_timer, now + timeout_ms);
+    wsg__defer_queue(srv->loop, &srv->done);
+}
+
+void wsg__server_session_gone(struct wsg_server *srv, struct wsg_session *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        srv->head = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->prev = s->next = NULL;
+    s->srv = NULL;
+    srv->count--;
+    if (srv->shutting_down) {
+        if (!srv->count)
+            wsg__defer_queue(srv->loop, &srv->done);
+    } else if (!srv->listening && srv->lw &&
+               srv->count < srv->cfg.max_connections) {
+        set_listening(srv, true);
+    }
+}
+
+/* Bytes of the upgrade request (server side of RFC 6455 section 4.2). */
+void wsg__server_hs_input(struct wsg_session *s, const uint8_t *buf,
+                          size_t len)
+{
+    struct wsg_server *srv = s->srv;
+    struct wsg_upgrade up;
+    size_t used = 0;
+    int rc;
+
+    rc = wsg_hs_server_feed(s->hs_srv, buf, len, &used);
+    if (rc == 0)
+        return;
+    if (rc < 0) {
+        int status = wsg_hs_server_status(s->hs_srv);
+        wsg__session_refuse(s, status >= 400 && status <= 599 ? status : 400,
+                            wsg_hs_server_reason(s->hs_srv), NULL, 0,
+                            WSG_ERR_HTTP);
+        return;
+    }
+    /* T8: what follows the head is WebSocket data, fed after the 101. */
+    if (used < len && wsg__session_stash(s, buf + used, len - used) != WSG_OK) {
+        s->refuse_err = WSG_ERR_NOMEM;
+        wsg__session_end(s, WSG_ERR_NOMEM, "out of memory");
+        return;
+    }
+    if (!srv || srv->shutting_down) {
+        wsg__session_refuse(s, 503, "server shutting down", NULL, 0,
+                            WSG_ERR_CLOSED);
+        return;
+    }
+    memset(&up, 0, sizeof up);
+    up.request = wsg_hs_server_request(s->hs_srv);
+    up.peer = s->peer;
+    up.conn = s->conn_cfg;
+    s->seen = true;
+    rc = s->cb.on_upgrade ? s->cb.on_upgrade(s->cb.ud, s, &up)
+                          : WSG_UPGRADE_ACCEPT;
+    if (up.session_data)
+        s->data = up.session_data;
+    if (s->phase != WSG__PH_SERVER_HS)
+        return; /* aborted from the callback */
+    s->conn_cfg = up.conn;
+    if (rc == WSG_UPGRADE_ACCEPT) {
+        rc = wsg__session_accept(s, &up.accept);
+        if (rc != WSG_OK && s->phase == WSG__PH_SERVER_HS)
+            wsg__session_refuse(s, 500, "cannot accept the upgrade", NULL, 0,
+                                rc);
+    } else if (rc == WSG_UPGRADE_DEFER) {
+        s->phase = WSG__PH_DEFERRED;
+    } else {
+        wsg__session_refuse(s, rc >= 400 && rc <= 599 ? rc : 500,
+                            up.refuse_reason, up.refuse_headers,
+                            up.refuse_header_count, WSG_ERR_POLICY);
+    }
+}

@@ -1,0 +1,108 @@
+/* Socket helpers and the plain TCP transport. Sends use sendmsg with
+ * MSG_NOSIGNAL, so a peer that resets never raises SIGPIPE and the library
+ * needs no signal handler. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "io/io_internal.h"
+
+void wsg__addr_format(const struct sockaddr *sa, socklen_t len, char *buf,
+                      size_t cap)
+{
+    char ip[INET6_ADDRSTRLEN];
+
+    (void)len;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
+        snprintf(buf, cap, "%s:%u", ip, (unsigned)ntohs(in->sin_port));
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
+        snprintf(buf, cap, "[%s]:%u", ip, (unsigned)ntohs(in6->sin6_port));
+    } else {
+        snprintf(buf, cap, "unknown");
+    }
+}
+
+void wsg__sock_nodelay(int fd)
+{
+    int one = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+/* ---- plain TCP transport -------------------------------------------------- */
+
+static int tcp_read(void *ctx, int fd, uint8_t *buf, size_t len, size_t *got,
+                    unsigned *want)
+{
+    (void)ctx;
+    *got = 0;
+    for (;;) {
+        ssize_t n = recv(fd, buf, len, 0);
+        if (n > 0) {
+            *got = (size_t)n;
+            return WSG_OK;
+        }
+        if (n == 0)
+            return WSG_ERR_PEER_CLOSED;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            *want = WSG_IO_READ;
+            return WSG_ERR_AGAIN;
+        }
+        if (errno == ECONNRESET)
+            return WSG_ERR_PEER_CLOSED;
+        return WSG_ERR_IO;
+    }
+}
+
+#define TCP_IOV_MAX 64
+
+static int tcp_writev(void *ctx, int fd, const struct wsg_iovec *iov,
+                      size_t n, size_t *put, unsigned *want)
+{
+    struct iovec v[TCP_IOV_MAX];
+    struct msghdr msg;
+
+    (void)ctx;
+    *put = 0;
+    if (n > TCP_IOV_MAX)
+        n = TCP_IOV_MAX;
+    for (size_t i = 0; i < n; i++) {
+        v[i].iov_base = (void *)(uintptr_t)iov[i].base;
+        v[i].iov_len = iov[i].len;
+    }
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = v;
+    msg.msg_iovlen = n;
+    for (;;) {
+        ssize_t w = sendmsg(fd, &msg, MSG_NOSIGNAL);
+        if (w >= 0) {
+            *put = (size_t)w;
+            return WSG_OK;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            *want = WSG_IO_WRITE;
+            return WSG_ERR_AGAIN;
+        }
+        if (errno == EPIPE || errno == ECONNRESET)
+            return WSG_ERR_PEER_CLOSED;
+        return WSG_ERR_IO;
+    }
+}
+
+static const struct wsg_transport_ops tcp_ops = {
+    tcp_read, tcp_writev, NULL, NULL, NULL,
+};
+
+const struct wsg_transport_ops *wsg_transport_tcp(void) { return &tcp_ops; }
