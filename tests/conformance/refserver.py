@@ -32,7 +32,8 @@ async def main():
     for s in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(s, stop.set_result, None)
     async with websockets.serve(echo, a.host, a.port, max_size=a.max_message,
-                                ping_interval=None, compression=None) as srv:
+                                ping_interval=None, compression=None,
+                                close_timeout=1) as srv:
         port = srv.sockets[0].getsockname()[1]
         print("refserver listening on ws://%s:%d/" % (a.host, port),
               file=sys.stderr, flush=True)

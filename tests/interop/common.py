@@ -1,0 +1,145 @@
+"""Shared helpers for the interop tests: locate and start the programs under
+test, count checks, clean up children on exit.
+
+Environment:
+  WSG_BUILD_DIR   meson build dir (set by `meson test`)
+  WSG_ECHO_CMD    override the echo server command (e.g. the harness's
+                  reference server tests/conformance/refserver.py)
+  WSG_CLIENT_CMD  override the client command
+"""
+import atexit
+import os
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BUILD = os.environ.get("WSG_BUILD_DIR") or os.path.join(HERE, "..", "..", "build")
+CHILDREN = []
+
+
+def _cleanup():
+    for p in CHILDREN:
+        if p.poll() is None:
+            try:
+                p.kill()
+                p.wait(5)
+            except Exception:
+                pass
+
+
+atexit.register(_cleanup)
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(1))
+
+
+def echo_cmd():
+    if os.environ.get("WSG_ECHO_CMD"):
+        return shlex.split(os.environ["WSG_ECHO_CMD"])
+    return [os.path.join(BUILD, "examples/echo-server/wsg-echo")]
+
+
+def client_cmd():
+    if os.environ.get("WSG_CLIENT_CMD"):
+        return shlex.split(os.environ["WSG_CLIENT_CMD"])
+    return [os.path.join(BUILD, "examples/client/wsg-client")]
+
+
+def need_exe(cmd, what):
+    if not (os.access(cmd[0], os.X_OK)):
+        print("FAIL: %s not found at %s (build it first)" % (what, cmd[0]))
+        print("0 passed, 1 failed")
+        sys.exit(1)
+
+
+class Echo:
+    """wsg-echo on 127.0.0.1 with --port 0; the port is parsed from stderr."""
+
+    def __init__(self, args=()):
+        cmd = echo_cmd()
+        need_exe(cmd, "wsg-echo")
+        self.lines = []
+        self.proc = subprocess.Popen(cmd + ["--host", "127.0.0.1", "--port", "0"] + list(args),
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True, errors="replace")
+        CHILDREN.append(self.proc)
+        self.port = None
+        ready = threading.Event()
+
+        def drain():
+            for line in self.proc.stderr:
+                self.lines.append(line.rstrip("\n"))
+                m = re.search(r"listening on ws://127\.0\.0\.1:(\d+)", line)
+                if m and self.port is None:
+                    self.port = int(m.group(1))
+                    ready.set()
+            ready.set()
+        threading.Thread(target=drain, daemon=True).start()
+        ready.wait(10)
+        if self.port is None:
+            self.stop()
+            print("FAIL: wsg-echo did not report its port:\n" + "\n".join(self.lines[-20:]))
+            print("0 passed, 1 failed")
+            sys.exit(1)
+        self.url = "ws://127.0.0.1:%d/" % self.port
+
+    def stop(self):
+        """SIGTERM; returns the exit status (None if it had to be killed)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                return self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+                return None
+        return self.proc.returncode
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Checks:
+    def __init__(self, title):
+        self.title = title
+        self.results = []
+        print("== " + title)
+
+    def check(self, name, ok, detail=""):
+        self.results.append((name, bool(ok)))
+        line = ("PASS " if ok else "FAIL ") + name
+        if detail and (not ok or os.environ.get("WSG_VERBOSE")):
+            line += ": " + detail
+        elif detail and ok:
+            line += " (%s)" % detail if len(detail) < 80 else ""
+        print(line, flush=True)
+        return ok
+
+    def done(self):
+        npass = sum(1 for _, ok in self.results if ok)
+        nfail = len(self.results) - npass
+        if nfail:
+            print("failed: " + ", ".join(n for n, ok in self.results if not ok))
+        print("%s: %d passed, %d failed" % (self.title, npass, nfail))
+        print("%d passed, %d failed" % (npass, nfail))
+        return 1 if nfail or not self.results else 0
+
+
+def wait_port(port, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
