@@ -1,0 +1,200 @@
+/* The output queue and the allocator helpers. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/outq.h"
+
+static void *libc_malloc(size_t n, void *ud)
+{
+    (void)ud;
+    return malloc(n);
+}
+
+static void *libc_realloc(void *p, size_t n, void *ud)
+{
+    (void)ud;
+    return realloc(p, n);
+}
+
+static void libc_free(void *p, void *ud)
+{
+    (void)ud;
+    free(p);
+}
+
+static const struct wsg_allocator libc_allocator = {
+    libc_malloc, libc_realloc, libc_free, NULL};
+
+const struct wsg_allocator *wsg__core_allocator_default(void)
+{
+    return &libc_allocator;
+}
+
+void *wsg__core_alloc(const struct wsg_allocator *a, size_t n)
+{
+    return a->malloc(n ? n : 1, a->ud);
+}
+
+void *wsg__core_realloc(const struct wsg_allocator *a, void *p, size_t old,
+                   size_t n)
+{
+    if (!p)
+        return wsg__core_alloc(a, n);
+    if (a->realloc)
+        return a->realloc(p, n ? n : 1, a->ud);
+    void *q = wsg__core_alloc(a, n);
+    if (!q)
+        return NULL;
+    memcpy(q, p, old < n ? old : n);
+    a->free(p, a->ud);
+    return q;
+}
+
+void wsg__core_free(const struct wsg_allocator *a, void *p)
+{
+    if (p)
+        a->free(p, a->ud);
+}
+
+/* ---- queue ---------------------------------------------------------------- */
+
+void wsg__outq_init(struct wsg__outq *q, const struct wsg_allocator *a)
+{
+    memset(q, 0, sizeof *q);
+    q->a = a;
+}
+
+static void seg_append(struct wsg__outq *q, struct wsg__seg *s)
+{
+    s->next = NULL;
+    if (q->tail)
+        q->tail->next = s;
+    else
+        q->head = s;
+    q->tail = s;
+}
+
+uint8_t *wsg__outq_reserve(struct wsg__outq *q, size_t n)
+{
+    struct wsg__seg *t = q->tail;
+
+    if (t && t->kind == WSG__SEG_OWNED && t->cap - t->len >= n)
+        return t->ptr + t->len;
+    size_t cap = n > WSG__CHUNK ? n : WSG__CHUNK;
+    if (cap > SIZE_MAX - sizeof(struct wsg__seg))
+        return NULL;
+    struct wsg__seg *s = wsg__core_alloc(q->a, sizeof *s + cap);
+    if (!s)
+        return NULL;
+    memset(s, 0, sizeof *s);
+    s->kind = WSG__SEG_OWNED;
+    s->ptr = (uint8_t *)(s + 1);
+    s->cap = cap;
+    seg_append(q, s);
+    return s->ptr;
+}
+
+void wsg__outq_commit(struct wsg__outq *q, size_t n)
+{
+    q->tail->len += n;
+    q->pending += n;
+}
+
+struct wsg__seg *wsg__outq_borrowed_new(struct wsg__outq *q, const void *data,
+                                        size_t len,
+                                        void (*release)(void *, const void *),
+                                        void *ud)
+{
+    struct wsg__seg *s = wsg__core_alloc(q->a, sizeof *s);
+    if (!s)
+        return NULL;
+    memset(s, 0, sizeof *s);
+    s->kind = WSG__SEG_BORROWED;
+    s->bptr = data;
+    s->len = len;
+    s->release = release;
+    s->ud = ud;
+    return s;
+}
+
+void wsg__outq_push(struct wsg__outq *q, struct wsg__seg *s)
+{
+    seg_append(q, s);
+    q->pending += s->len - s->off;
+}
+
+static const uint8_t *seg_bytes(const struct wsg__seg *s)
+{
+    return s->kind == WSG__SEG_BORROWED ? (const uint8_t *)s->bptr : s->ptr;
+}
+
+size_t wsg__outq_lend(const struct wsg__outq *q, struct wsg_iovec *iov,
+                      size_t max)
+{
+    size_t n = 0;
+    for (const struct wsg__seg *s = q->head; s && n < max; s = s->next) {
+        if (s->off == s->len)
+            continue;
+        iov[n].base = seg_bytes(s) + s->off;
+        iov[n].len = s->len - s->off;
+        n++;
+    }
+    return n;
+}
+
+static void seg_drop(struct wsg__outq *q, struct wsg__seg *s)
+{
+    if (s->kind == WSG__SEG_BORROWED) {
+        if (s->release)
+            s->release(s->ud, s->bptr);
+        wsg__core_free(q->a, s);
+    } else if (s->kind == WSG__SEG_OWNED) {
+        wsg__core_free(q->a, s);
+    }
+    /* Embedded segments belong to the connection. */
+}
+
+size_t wsg__outq_consume(struct wsg__outq *q, size_t n)
+{
+    size_t done = 0;
+
+    if (n > q->pending)
+        n = q->pending;
+    while (q->head) {
+        struct wsg__seg *s = q->head;
+        if (s->off == s->len) {
+            if (s == q->tail && s->kind == WSG__SEG_OWNED &&
+                s->cap == WSG__CHUNK) {
+                /* Keep one standard chunk as a spare: no malloc per frame. */
+                s->off = s->len = 0;
+                break;
+            }
+            q->head = s->next;
+            if (!q->head)
+                q->tail = NULL;
+            seg_drop(q, s);
+            continue;
+        }
+        if (n == 0)
+            break;
+        size_t take = s->len - s->off;
+        if (take > n)
+            take = n;
+        s->off += take;
+        n -= take;
+        done += take;
+    }
+    q->pending -= done;
+    return done;
+}
+
+void wsg__outq_free(struct wsg__outq *q)
+{
+    while (q->head) {
+        struct wsg__seg *s = q->head;
+        q->head = s->next;
+        seg_drop(q, s);
+    }
+    q->tail = NULL;
+    q->pending = 0;
+}
