@@ -55,7 +55,8 @@ enum wsg__phase {
     WSG__PH_SERVER_HS,      /* server: reading the request */
     WSG__PH_DEFERRED,       /* server: on_upgrade deferred the answer */
     WSG__PH_REFUSING,       /* server: writing a refusal */
-    WSG__PH_LINGER,         /* server: refusal sent, draining input */
+    WSG__PH_LINGER,         /* FIN sent (after a refusal or the close
+                               handshake), draining input */
     WSG__PH_OPEN,           /* WebSocket (OPEN or CLOSING in the core) */
     WSG__PH_DEAD            /* transport closed, teardown queued */
 };
@@ -88,6 +89,7 @@ struct wsg_session {
     size_t hs_out_len, hs_out_off;
     uint64_t hs_deadline;                   /* UINT64_MAX when none */
     size_t linger_bytes;
+    int linger_err;                         /* how LINGER ends */
 
     /* WebSocket */
     struct wsg_conn_config conn_cfg;

@@ -24,7 +24,7 @@
 /* Reads per readiness event, for fairness between sessions. */
 #define READS_PER_EVENT 8
 /* Bytes drained (and dropped) after a refusal before closing. */
-#define LINGER_MAX_BYTES (64u * 1024u)
+#define LINGER_MAX_BYTES (8u * 1024u * 1024u)
 #define LINGER_MS 2000u
 
 static void session_io(struct wsg_watch *w, unsigned rev, void *ud);
@@ -299,7 +299,7 @@ static void deliver(struct wsg_session *s, uint8_t *buf, size_t len)
     case WSG__PH_LINGER:
         s->linger_bytes += len;
         if (s->linger_bytes > LINGER_MAX_BYTES)
-            wsg__session_end(s, s->refuse_err, NULL);
+            wsg__session_end(s, s->linger_err, NULL);
         break;
     case WSG__PH_OPEN:
         used = feed(s, buf, len);
@@ -323,7 +323,7 @@ static void on_eof(struct wsg_session *s)
 {
     switch (s->phase) {
     case WSG__PH_LINGER:
-        wsg__session_end(s, s->refuse_err, NULL);
+        wsg__session_end(s, s->linger_err, NULL);
         break;
     case WSG__PH_OPEN:
         if (close_clean(s))
@@ -379,7 +379,8 @@ static void input(struct wsg_session *s)
         if (rc != WSG_OK) {
             if (s->phase == WSG__PH_SERVER_HS)
                 s->refuse_err = rc;
-            wsg__session_end(s, rc, "read failed");
+            wsg__session_end(s, s->phase == WSG__PH_LINGER ? s->linger_err : rc,
+                             "read failed");
             return;
         }
         deliver(s, buf, got);
@@ -398,18 +399,30 @@ static void input(struct wsg_session *s)
 
 /* ---- output -------------------------------------------------------------- */
 
+/* Lingering close: send FIN, then read and drop what the peer still sends,
+ * bounded in time and bytes, so that closing with unread input does not
+ * turn into a reset that destroys our last response or Close frame before
+ * the peer reads it. Ends with `err`. */
+static void linger(struct wsg_session *s, int err)
+{
+    s->linger_err = err;
+    if (s->tops && s->tops->shutdown)
+        s->tops->shutdown(s->tctx, s->fd);
+    shutdown(s->fd, SHUT_WR);
+    s->phase = WSG__PH_LINGER;
+    s->hs_deadline = wsg_loop_now(s->loop) + LINGER_MS;
+    s->linger_bytes = 0;
+    s->write_want = 0;
+    s->read_want = WSG_IO_READ;
+    wsg__session_stash(s, NULL, 0);
+}
+
 static void hs_out_done(struct wsg_session *s)
 {
     s->hs_out = NULL;
     s->hs_out_len = s->hs_out_off = 0;
     if (s->phase == WSG__PH_REFUSING) {
-        if (s->tops->shutdown)
-            s->tops->shutdown(s->tctx, s->fd);
-        shutdown(s->fd, SHUT_WR);
-        s->phase = WSG__PH_LINGER;
-        uint64_t d = wsg_loop_now(s->loop) + LINGER_MS;
-        if (d < s->hs_deadline)
-            s->hs_deadline = d;
+        linger(s, s->refuse_err);
     } else if (s->phase == WSG__PH_OPEN && s->hs_srv) {
         wsg_hs_server_free(s->hs_srv);
         s->hs_srv = NULL;
@@ -491,11 +504,13 @@ static void check_close(struct wsg_session *s)
     if (!wsg_conn_should_close_transport(s->conn))
         return;
     if (close_clean(s))
-        wsg__session_end(s, WSG_OK, NULL);
+        linger(s, WSG_OK);
     else if (s->fail_err != WSG_OK)
-        wsg__session_end(s, s->fail_err, NULL);
-    else
-        wsg__session_end(s, WSG_ERR_TIMEOUT, "close handshake timed out");
+        linger(s, s->fail_err);
+    else {
+        snprintf(s->detail, sizeof s->detail, "close handshake incomplete");
+        linger(s, WSG_ERR_TIMEOUT);
+    }
 }
 
 static void pump(struct wsg_session *s, bool do_read)
@@ -553,8 +568,10 @@ static void session_timer(struct wsg_timer *t, void *ud)
     if (s->phase != WSG__PH_OPEN && now >= s->hs_deadline) {
         switch (s->phase) {
         case WSG__PH_REFUSING:
-        case WSG__PH_LINGER:
             wsg__session_end(s, s->refuse_err, NULL);
+            break;
+        case WSG__PH_LINGER:
+            wsg__session_end(s, s->linger_err, NULL);
             break;
         case WSG__PH_SERVER_HS:
         case WSG__PH_DEFERRED:
