@@ -55,8 +55,8 @@ class End:
 
 
 class Fn:
-    def __init__(self, f, label):
-        self.f, self.label = f, label
+    def __init__(self, f, label, terminal=False):
+        self.f, self.label, self.terminal = f, label, terminal
 
 
 class Case:

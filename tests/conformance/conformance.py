@@ -270,6 +270,18 @@ def hardening(cases, lim, target, prefix):
         ]
     if lim is None:
         return
+    if target == "main":
+        n = lim["frame"] + 1
+        cases.append(Case("10.7.1", A, "graceful failure: 1009 while the client still "
+                          "sends a %d-byte frame" % n,
+                          [Fn(failing_while_sending(B(os.urandom(n)), 1009),
+                              "close 1009, rest written, FIN", terminal=True)],
+                          timeout=10.0))
+        cases.append(Case("10.7.2", A, "graceful failure: 1002 (RSV1) while the client "
+                          "still sends a 256 KiB frame",
+                          [Fn(failing_while_sending(B(os.urandom(256 << 10), rsv=4), 1002),
+                              "close 1002, rest written, FIN", terminal=True)],
+                          timeout=10.0))
     mf, mm, nf = lim["frame"], lim["message"], lim["fragments"]
     big = [
         Case(P + ".1", A, "T2 binary frame declaring 2 GiB -> 1009 at once",
@@ -319,7 +331,8 @@ def hardening(cases, lim, target, prefix):
     pflood = B(b"b", fin=False) + b"".join(C.C(b"", fin=False) + PING(b"")
                                            for _ in range(nf))
     big.append(Case(P + ".12", A, "T3 empty fragments interleaved with pings -> pongs, 1009",
-                    [S(pflood)] + [Pong(b"")] * (nf - 1) + [Fn(pong_then_1009, "")],
+                    [S(pflood)] + [Pong(b"")] * (nf - 1) + [Fn(pong_then_1009, "close 1009",
+                                                              terminal=True)],
                     timeout=10.0))
     for cs in big:
         cs.target = target
@@ -341,7 +354,32 @@ def pong_then_1009(c, ctx, deadline):
     return None
 
 
-pong_then_1009_terminal = True
+def failing_while_sending(data, code):
+    """The client is still writing `data` (a frame the server fails from its
+    header) when the server's close arrives: header and 1000 bytes first,
+    the rest only after the close has arrived. The server must keep reading
+    (and dropping) until the client's close (RFC 6455 5.5.1, 7.1.1: the
+    close handshake), so that every write succeeds and TCP ends with a FIN,
+    not a reset; otherwise a client such as node's ws, whose write fails,
+    reports 1006 instead of the server's code."""
+    def f(c, ctx, deadline):
+        c.send(data[:1000])
+        ev = c.next_event(min(deadline, time.monotonic() + 2 * SCALE))
+        if ev[0] != "close" or ev[1] != code:
+            return "expected close %d, got %s" % (code, describe(ev))
+        time.sleep(0.05)
+        try:
+            c.sock.settimeout(max(0.1, deadline - time.monotonic()))
+            c.sock.sendall(data[1000:])
+        except OSError as e:
+            return ("the rest of the client's frame (%d bytes) could not be written "
+                    "after the server's close: %s" % (len(data) - 1000, e))
+        c.send(frame(OP_CLOSE, code.to_bytes(2, "big")))
+        st = c.wait_tcp_close(deadline)
+        if st != "eof":
+            return "TCP ended with %s, not a clean FIN after the close handshake" % st
+        return None
+    return f
 
 
 def text_of_len(n):
@@ -444,11 +482,6 @@ def main():
         if small:
             hardening(cs, small_lim, "small", "10.5")
     all_cases = C.build(extra)
-    # the Fn step of *.12 ends the case
-    for cs in all_cases:
-        for st in cs.steps:
-            if isinstance(st, Fn) and st.f is pong_then_1009:
-                st.terminal = True
     names = [cs.name for cs in all_cases]
     dup = {n for n in names if names.count(n) > 1}
     if dup:

@@ -253,6 +253,13 @@ class RawClient:
                 if len(payload) == 1:
                     raise ProtocolViolation("server close payload of 1 byte")
                 code = struct.unpack(">H", payload[:2])[0] if payload else None
+                if code is not None and not (1000 <= code <= 1003 or 1007 <= code <= 1014
+                                             or 3000 <= code <= 4999):
+                    raise ProtocolViolation("server sent close code %d" % code)
+                try:
+                    payload[2:].decode("utf-8")
+                except UnicodeDecodeError:
+                    raise ProtocolViolation("server close reason is not UTF-8")
                 self.log.append("close %s" % code)
                 return ("close", code, payload[2:], payload)
             if op == OP_CONT:

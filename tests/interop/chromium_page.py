@@ -100,6 +100,12 @@ async function run() {
   c = await withTimeout(ws.closed, 5000, 'close');
   check('close 4000 + reason: server echoes 4000, clean close', c.code === 4000 && c.clean,
         'code ' + c.code + ' reason ' + JSON.stringify(c.reason) + ' clean ' + c.clean);
+
+  ws = await connect();
+  ws.send(randomBytes(2 * 1048576));
+  c = await withTimeout(ws.closed, 5000, 'close after 2 MiB');
+  check('message of 2 MiB (over the 1 MiB limit): close event 1009', c.code === 1009,
+        'code ' + c.code + ' reason ' + JSON.stringify(c.reason) + ' clean ' + c.clean);
 }
 run().then(() => report(), (e) => report(String(e)));
 </script></body></html>
@@ -175,7 +181,7 @@ def main():
                 ck.check("chromium: " + r["name"], r["ok"], r["detail"])
             if res.get("error"):
                 ck.check("page script completed", False, res["error"])
-            ck.check("page ran all 16 checks", len(res["results"]) == 16,
+            ck.check("page ran all 17 checks", len(res["results"]) == 17,
                      "%d checks" % len(res["results"]))
     finally:
         if chrome is not None and chrome.poll() is None:
