@@ -14,6 +14,7 @@ Usage:
                                        (defaults, and small limits) and test
   conformance.py --url ws://h:p/path   test a running server (limits given
         [--max-frame N --max-message N --max-fragments N | --no-limits]
+        [-H 'Origin: http://x' ...]   extra upgrade headers (origin, auth)
   options: --cases REGEX, --jobs N, --verbose, --timeout-scale F
 Prints a table and "conformance: N passed, M failed"; exits 1 on failure.
 """
@@ -40,6 +41,7 @@ from wsproto import (OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_TEXT,  # noqa: E4
 
 MiB = 1 << 20
 SCALE = 1.0
+HEADERS = []  # extra upgrade request headers (--header), e.g. Origin, auth
 
 
 # ------------------------------------------------------------- server control
@@ -137,7 +139,7 @@ def run_case(case, url, ctx):
     try:
         try:
             c = RawClient(url, timeout=case.timeout * SCALE)
-            c.handshake(extra=case.pipelined or b"", deadline=deadline)
+            c.handshake(extra=case.pipelined or b"", headers=HEADERS, deadline=deadline)
         except (HandshakeError, OSError) as e:
             raise CaseFail("handshake: %s" % e)
         if case.pipelined and sent_close(case.pipelined):
@@ -442,6 +444,8 @@ def main():
     ap.add_argument("--max-frame", type=int, default=MiB)
     ap.add_argument("--max-message", type=int, default=MiB)
     ap.add_argument("--max-fragments", type=int, default=1024)
+    ap.add_argument("--header", "-H", action="append", default=[],
+                    help="extra upgrade request header 'Name: value' (repeatable)")
     ap.add_argument("--no-limits", action="store_true",
                     help="skip the limit cases (server has other limits)")
     ap.add_argument("--cases", help="regex on case names to run")
@@ -451,6 +455,7 @@ def main():
     ap.add_argument("--verbose", "-v", action="store_true")
     a = ap.parse_args()
     SCALE = a.timeout_scale
+    HEADERS[:] = a.header
     utf8vec.self_check()
 
     targets = {}
