@@ -212,6 +212,8 @@ static void start_close(struct client *c)
 
 /* ---- session callbacks -------------------------------------------------------- */
 
+static void on_stdin(struct wsg_watch *w, unsigned rev, void *ud);
+
 static void on_open(void *ud, struct wsg_session *s)
 {
     struct client *c = ud;
@@ -227,10 +229,19 @@ static void on_open(void *ud, struct wsg_session *s)
             return;
         }
     }
-    if (c->scripted && c->count == 0)
-        c->count = c->nsends;
-    if (c->in)
-        wsg_watch_set(c->in, WSG_IO_READ);
+    if (c->scripted) {
+        if (c->count == 0)
+            c->count = c->nsends;
+        return;
+    }
+    /* Interactive: read stdin from now on. A regular file or /dev/null
+     * cannot be watched by epoll: it is read at once, to the end. */
+    if (wsg_watch_new(c->loop, STDIN_FILENO, WSG_IO_READ, on_stdin, c,
+                      &c->in) != WSG_OK) {
+        c->in = NULL;
+        while (!c->stdin_eof)
+            on_stdin(NULL, WSG_IO_READ, c);
+    }
 }
 
 static void on_message(void *ud, struct wsg_session *s,
@@ -350,7 +361,7 @@ static void on_stdin(struct wsg_watch *w, unsigned rev, void *ud)
             send_line(c, c->line, c->line_len);
         c->line_len = 0;
         c->stdin_eof = true;
-        wsg_watch_free(w);
+        wsg_watch_free(c->in);
         c->in = NULL;
         /* With --count, keep waiting for the messages; else we are done. */
         if (!c->count || c->received >= c->count)
@@ -369,8 +380,8 @@ static void on_stdin(struct wsg_watch *w, unsigned rev, void *ud)
         }
     }
     /* Backpressure: stop reading stdin while the socket is behind. */
-    if (c->s && wsg_session_pending(c->s) > 4u * 1024u * 1024u)
-        wsg_watch_set(w, 0);
+    if (c->in && c->s && wsg_session_pending(c->s) > 4u * 1024u * 1024u)
+        wsg_watch_set(c->in, 0);
 }
 
 static void on_drain(void *ud, struct wsg_session *s)
@@ -455,7 +466,7 @@ int main(int argc, char **argv)
     bool binary = false;
     char close_reason[128];
     struct sigaction sa;
-    int opt, rc;
+    int opt, rc, stdin_flags = -1;
 
     c.close_code = WSG_CLOSE_NORMAL;
     opterr = 0;
@@ -634,15 +645,9 @@ int main(int argc, char **argv)
         c.line = malloc(LINE_MAX_BYTES);
         if (!c.line)
             return EXIT_CONNECT;
-        fcntl(STDIN_FILENO, F_SETFL,
-              fcntl(STDIN_FILENO, F_GETFL) | O_NONBLOCK);
-        /* Idle until the session is open. A regular file or /dev/null
-         * cannot be watched by epoll: treat it as end of input. */
-        if (wsg_watch_new(c.loop, STDIN_FILENO, 0, on_stdin, &c, &c.in) !=
-            WSG_OK) {
-            c.in = NULL;
-            c.stdin_eof = true;
-        }
+        stdin_flags = fcntl(STDIN_FILENO, F_GETFL);
+        if (stdin_flags >= 0)
+            fcntl(STDIN_FILENO, F_SETFL, stdin_flags | O_NONBLOCK);
     }
     if (timeout_s) {
         if (wsg_timer_new(c.loop, on_deadline, &c, &c.deadline) == WSG_OK)
@@ -668,5 +673,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < c.nsends; i++)
         free(c.sends[i].data);
     free(c.line);
+    if (stdin_flags >= 0)
+        fcntl(STDIN_FILENO, F_SETFL, stdin_flags);
     return c.done ? c.status : EXIT_CONNECT;
 }
