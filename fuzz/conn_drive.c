@@ -19,6 +19,7 @@ struct drive {
     uint16_t fail_code;
     bool closed_in;  /* a CLOSE event was reported */
     bool timed_out;  /* tick returned WSG_ERR_TIMEOUT */
+    uint16_t we_closed; /* code of our own wsg_conn_close(), if it worked */
 
     /* received streamed message (WSG_DELIVER_STREAM) */
     bool in_msg;
@@ -173,7 +174,10 @@ static void check_event(struct drive *d, int rc, const struct wsg_event *ev,
                        ev->close_code == 1009 || ev->close_code == 1011,
                    "FAIL code %u", ev->close_code);
         check_reason(ev->reason, ev->reason_len);
-        FUZZ_CHECK(wsg_conn_state(d->c) == WSG_STATE_CLOSED,
+        /* CLOSED, or CLOSING while the Close frame is still queued */
+        FUZZ_CHECK(wsg_conn_state(d->c) == WSG_STATE_CLOSED ||
+                       (wsg_conn_state(d->c) == WSG_STATE_CLOSING &&
+                        wsg_conn_output_pending(d->c) > 0),
                    "state %d after FAIL", (int)wsg_conn_state(d->c));
         d->failed = true;
         d->fail_err = ev->err;
@@ -371,6 +375,14 @@ static void action(struct drive *d)
         else
             FUZZ_CHECK(rc != WSG_ERR_AGAIN && send_ok_rc(d, rc),
                        "close: %s", wsg_err_name(rc));
+        if (rc == WSG_OK) {
+            FUZZ_CHECK(!d->we_closed && !d->failed && !d->closed_in,
+                       "a second Close was accepted");
+            d->we_closed = code ? code : 1005;
+            FUZZ_CHECK(!code || wsg_conn_close_sent(d->c) == code,
+                       "close_sent %u after close(%u)",
+                       wsg_conn_close_sent(d->c), code);
+        }
         break;
     }
     case 5:
@@ -434,14 +446,15 @@ static void check_bounds(struct drive *d)
                d->alloc.peak, (unsigned long long)bound);
     if (wsg_conn_should_close_transport(d->c))
         FUZZ_CHECK(wsg_conn_state(d->c) == WSG_STATE_CLOSED &&
-                       wsg_conn_output_pending(d->c) == 0,
+                       (wsg_conn_output_pending(d->c) == 0 || d->timed_out),
                    "should_close_transport with state %d, %zu pending",
                    (int)wsg_conn_state(d->c), wsg_conn_output_pending(d->c));
     struct wsg_conn_stats st;
     wsg_conn_get_stats(d->c, &st);
     FUZZ_CHECK(st.bytes_in <= d->fed, "bytes_in %llu > fed %llu",
                (unsigned long long)st.bytes_in, (unsigned long long)d->fed);
-    if (d->failed)
+    /* a FAIL queues its Close only if we had not sent one already */
+    if (d->failed && !d->we_closed)
         FUZZ_CHECK(wsg_conn_close_sent(d->c) == d->fail_code,
                    "close_sent %u after FAIL with %u",
                    wsg_conn_close_sent(d->c), d->fail_code);

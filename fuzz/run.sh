@@ -35,8 +35,7 @@ for h in $harnesses; do
         -artifact_prefix="$crashes/" \
         "$work" "$src/fuzz/corpus/$h" "$src/fuzz/regressions/$h" \
         >"$log" 2>&1; then
-        grep -E '^#[0-9]+ +DONE' "$log" | tail -1 || true
-        grep -E 'stat::number_of_executed_units' "$log" || true
+        grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -1 || true
     else
         status=1
         echo "!! $h FAILED; the input that crashed:"
