@@ -216,8 +216,10 @@ static void on_event(struct wsg_session *s, const struct wsg_event *ev)
             memcpy(s->peer_reason, ev->reason, n);
         s->peer_reason[n] = '\0';
         s->peer_reason_len = n;
+        if (s->cb.on_control)
+            s->cb.on_control(s->cb.ud, s, ev);
+        break;
     }
-        /* fall through */
     case WSG_EV_PING:
     case WSG_EV_PONG:
         if (s->cb.on_control)
