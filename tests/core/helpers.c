@@ -262,6 +262,14 @@ static void normalize(const struct run *r, struct run *o)
             last->fin = e->fin;
             continue;
         }
+        /* Streaming delivers the valid bytes before a failure as they
+         * arrive, so how much of the failing message was handed out
+         * depends on the split: leave that partial message out. */
+        if (e->type == WSG_EV_FAIL && last && last->type == WSG_EV_FRAGMENT &&
+            !last->fin) {
+            free(last->data);
+            o->n--;
+        }
         struct wsg_event ev = {0};
         ev.type = e->type;
         ev.opcode = e->opcode;
