@@ -286,6 +286,49 @@ static int send_path(const uint64_t *sizes, size_t n, double secs)
     return 0;
 }
 
+/* The two primitives alone, on the same payloads: where the time goes. */
+static int primitives(const uint64_t *sizes, size_t n, double secs)
+{
+    printf("\nprimitives alone (payload already in cache)\n");
+    printf("%-10s %12s %14s %14s\n", "size", "wsg_mask GB/s",
+           "utf8 ascii*", "utf8 multibyte");
+    for (size_t i = 0; i < n; i++) {
+        size_t size = sizes[i];
+        uint8_t *buf[V_COUNT];
+        double gbs[V_COUNT + 1];
+        for (int v = 0; v < V_COUNT; v++) {
+            buf[v] = malloc(size ? size : 1);
+            if (!buf[v])
+                return 1;
+            fill_payload(buf[v], size, (enum variant)v);
+        }
+        static const uint8_t key[4] = {0x37, 0xfa, 0x21, 0x3d};
+        for (int v = V_ASCII; v <= V_COUNT; v++) {
+            uint64_t t0 = bench_now_ns(), t, bytes = 0;
+            volatile size_t sink = 0;
+            size_t reps = 1 + (65536 / (size + 1));
+            do {
+                for (size_t r = 0; r < reps; r++) {
+                    if (v == V_COUNT)
+                        sink += wsg_mask(buf[0], size, key, 0);
+                    else
+                        sink += wsg_utf8_valid(buf[v], size);
+                }
+                bytes += reps * size;
+                t = bench_now_ns();
+            } while ((double)(t - t0) < secs / 4 * 1e9);
+            gbs[v] = (double)bytes / (double)(t - t0);
+        }
+        printf("%-10zu %13.2f %14.2f %14.2f\n", size, gbs[V_COUNT],
+               gbs[V_ASCII], gbs[V_UTF8]);
+        fflush(stdout);
+        for (int v = 0; v < V_COUNT; v++)
+            free(buf[v]);
+    }
+    printf("(wsg_utf8_valid, GB/s; * ASCII with one 2-byte character in 64)\n");
+    return 0;
+}
+
 int bench_micro(int argc, char **argv)
 {
     uint64_t sizes[MAX_SIZES] = {16, 64, 256, 1024, 4096, 16384, 65536,
@@ -326,5 +369,7 @@ int bench_micro(int argc, char **argv)
            secs);
     if (recv_path(sizes, n, secs))
         return 1;
-    return send_path(sizes, n, secs);
+    if (send_path(sizes, n, secs))
+        return 1;
+    return primitives(sizes, n, secs);
 }
