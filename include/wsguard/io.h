@@ -66,8 +66,9 @@ WSG_API void wsg_loop_config_init_default(struct wsg_loop_config *cfg);
 WSG_API int wsg_loop_new(const struct wsg_loop_config *cfg,
                          struct wsg_loop **out);
 
-/* Frees the loop. Servers, clients, sessions, watches and timers on it must
- * have been freed first (leftovers are freed without callbacks). */
+/* Frees the loop. Servers, client sessions, watches and timers on it must
+ * have been freed (or ended) first; run one more wsg_loop_run_once(loop, 0)
+ * before this so that deferred teardowns finish. */
 WSG_API void wsg_loop_free(struct wsg_loop *loop);
 
 /* Runs until wsg_loop_stop() or until nothing is left to wait for (no
@@ -253,7 +254,10 @@ struct wsg_session_callbacks {
     void (*on_drain)(void *ud, struct wsg_session *s);
     /* Exactly once per session the application has seen (server: on_upgrade
      * was called; client: wsg_client_connect() succeeded), when the
-     * transport is closed. The handle dies when this returns. */
+     * transport is closed. After the close handshake, a failure or a
+     * refusal the adapter first sends FIN and drains input for up to 2 s
+     * (a lingering close, so the peer reads our Close or HTTP status before
+     * any reset); on_close follows. The handle dies when this returns. */
     void (*on_close)(void *ud, struct wsg_session *s,
                      const struct wsg_close_info *info);
     void *ud;
@@ -351,7 +355,9 @@ WSG_API int wsg_server_new(struct wsg_loop *loop,
                            struct wsg_server **out);
 
 /* Frees the server: closes the listener and every session at once (their
- * on_close is called with WSG_ERR_CLOSED). */
+ * on_close is called with WSG_ERR_CLOSED, inside this call). Not from a
+ * callback of one of this server's sessions: stop the loop first, or use
+ * wsg_server_shutdown(). */
 WSG_API void wsg_server_free(struct wsg_server *srv);
 
 /* The bound port (useful with port "0"). */
