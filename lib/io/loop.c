@@ -38,6 +38,8 @@ struct wsg_loop {
     size_t rbuf_len;
     struct wsg_timer **heap;
     size_t heap_len, heap_cap;
+    size_t timers;          /* live timers: heap_cap >= timers always, so
+                               arming never allocates */
     size_t active;          /* live watches with events != 0 */
     size_t watches;         /* live watches */
     struct wsg_watch *graveyard;
@@ -389,9 +391,21 @@ int wsg_timer_new(struct wsg_loop *loop,
 
     if (!loop || !cb || !out)
         return WSG_ERR_INVALID_ARG;
+    if (loop->timers == loop->heap_cap) {
+        size_t cap = loop->heap_cap ? loop->heap_cap * 2 : 64;
+        struct wsg_timer **h = wsg__malloc(&loop->alloc, cap * sizeof *h);
+        if (!h)
+            return WSG_ERR_NOMEM;
+        if (loop->heap_len)
+            memcpy(h, loop->heap, loop->heap_len * sizeof *h);
+        wsg__free(&loop->alloc, loop->heap);
+        loop->heap = h;
+        loop->heap_cap = cap;
+    }
     t = wsg__calloc(&loop->alloc, sizeof *t);
     if (!t)
         return WSG_ERR_NOMEM;
+    loop->timers++;
     t->loop = loop;
     t->idx = SIZE_MAX;
     t->deadline = UINT64_MAX;
@@ -427,17 +441,6 @@ void wsg_timer_start(struct wsg_timer *t, uint64_t deadline_ms)
             heap_down(loop, t->idx);
         return;
     }
-    if (loop->heap_len == loop->heap_cap) {
-        size_t cap = loop->heap_cap ? loop->heap_cap * 2 : 64;
-        struct wsg_timer **h = wsg__malloc(&loop->alloc, cap * sizeof *h);
-        if (!h)
-            return; /* cannot arm: callers bound their lifetimes anyway */
-        if (loop->heap_len)
-            memcpy(h, loop->heap, loop->heap_len * sizeof *h);
-        wsg__free(&loop->alloc, loop->heap);
-        loop->heap = h;
-        loop->heap_cap = cap;
-    }
     t->deadline = deadline_ms;
     t->idx = loop->heap_len;
     loop->heap[loop->heap_len++] = t;
@@ -449,6 +452,7 @@ void wsg_timer_free(struct wsg_timer *t)
     if (!t)
         return;
     wsg_timer_stop(t);
+    t->loop->timers--;
     wsg__free(&t->loop->alloc, t);
 }
 
