@@ -11,9 +11,6 @@
 
 #include "io/io_internal.h"
 
-void wsg__client_set_fd(struct wsg_session *s, int fd);
-void wsg__client_pump(struct wsg_session *s);
-
 void wsg_client_config_init_default(struct wsg_client_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);

@@ -160,6 +160,15 @@ void wsg__server_hs_input(struct wsg_session *s, const uint8_t *buf,
                           size_t len);
 /* Server bookkeeping when a session is torn down. */
 void wsg__server_session_gone(struct wsg_server *srv, struct wsg_session *s);
+/* Backpressure bookkeeping after queuing output. */
+void wsg__session_check_over(struct wsg_session *s);
+/* Sets the watch's interest from the session's state. */
+void wsg__session_update_watch(struct wsg_session *s);
+/* Handshake bytes (101, refusal, request) not yet written. */
+size_t wsg__session_hs_out_left(const struct wsg_session *s);
+/* client.c: adopt a connecting fd; run the pump. */
+void wsg__client_set_fd(struct wsg_session *s, int fd);
+void wsg__client_pump(struct wsg_session *s);
 /* Sets the stash to a copy of buf (replaces the current one). */
 int wsg__session_stash(struct wsg_session *s, const uint8_t *buf, size_t len);
 

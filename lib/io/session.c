@@ -114,7 +114,7 @@ int wsg__session_stash(struct wsg_session *s, const uint8_t *buf, size_t len)
     return WSG_OK;
 }
 
-static size_t hs_out_left(const struct wsg_session *s)
+size_t wsg__session_hs_out_left(const struct wsg_session *s)
 {
     return s->hs_out ? s->hs_out_len - s->hs_out_off : 0;
 }
@@ -157,7 +157,7 @@ void wsg__session_rearm(struct wsg_session *s)
     wsg_timer_start(s->timer, d);
 }
 
-static void update_watch(struct wsg_session *s)
+void wsg__session_update_watch(struct wsg_session *s)
 {
     unsigned ev = 0;
 
@@ -237,7 +237,7 @@ static void on_event(struct wsg_session *s, const struct wsg_event *ev)
     }
 }
 
-static void check_over(struct wsg_session *s)
+void wsg__session_check_over(struct wsg_session *s)
 {
     if (s->conn && wsg_conn_output_pending(s->conn) > s->pause_output) {
         s->bp_paused = true;
@@ -271,7 +271,7 @@ static size_t feed(struct wsg_session *s, uint8_t *buf, size_t len)
         }
         if (used == 0 && ev.type == WSG_EV_NONE)
             break;
-        check_over(s);
+        wsg__session_check_over(s);
     }
     return total;
 }
@@ -444,11 +444,11 @@ static void flush(struct wsg_session *s)
         size_t n, put = 0;
         unsigned want = WSG_IO_WRITE;
         int rc;
-        bool hs = hs_out_left(s) > 0;
+        bool hs = wsg__session_hs_out_left(s) > 0;
 
         if (hs) {
             iov[0].base = s->hs_out + s->hs_out_off;
-            iov[0].len = hs_out_left(s);
+            iov[0].len = wsg__session_hs_out_left(s);
             n = 1;
         } else if (s->conn) {
             n = wsg_conn_output(s->conn, iov, 64);
@@ -464,7 +464,7 @@ static void flush(struct wsg_session *s)
             else
                 wsg_conn_output_consume(s->conn, put);
         }
-        if (hs && hs_out_left(s) == 0)
+        if (hs && wsg__session_hs_out_left(s) == 0)
             hs_out_done(s);
         if (rc == WSG_ERR_AGAIN) {
             s->write_want = want ? want : WSG_IO_WRITE;
@@ -501,7 +501,7 @@ static void flush(struct wsg_session *s)
 
 static void check_close(struct wsg_session *s)
 {
-    if (s->phase != WSG__PH_OPEN || !s->conn || hs_out_left(s))
+    if (s->phase != WSG__PH_OPEN || !s->conn || wsg__session_hs_out_left(s))
         return;
     if (!wsg_conn_should_close_transport(s->conn))
         return;
@@ -527,7 +527,7 @@ static void pump(struct wsg_session *s, bool do_read)
     flush(s);
     check_close(s);
     if (s->phase != WSG__PH_DEAD) {
-        update_watch(s);
+        wsg__session_update_watch(s);
         wsg__session_rearm(s);
     }
 }
@@ -598,72 +598,6 @@ static void session_timer(struct wsg_timer *t, void *ud)
     pump(s, false);
 }
 
-/* ---- handshake outcomes (server) ------------------------------------------ */
-
-int wsg__session_refuse(struct wsg_session *s, int status, const char *reason,
-                        const struct wsg_header *headers, size_t n, int err)
-{
-    const uint8_t *data = NULL;
-    size_t len = 0;
-    int rc;
-
-    s->refuse_err = err;
-    s->refuse_status = status;
-    snprintf(s->refuse_reason, sizeof s->refuse_reason, "%s",
-             reason ? reason : wsg_http_status_text(status));
-    wsg__session_stash(s, NULL, 0); /* pipelined bytes die with it */
-    rc = wsg_hs_server_refuse(s->hs_srv, status, reason, headers, n, &data,
-                              &len);
-    if (rc != WSG_OK) {
-        s->refuse_status = 0;
-        wsg__session_end(s, err, s->refuse_reason);
-        return rc;
-    }
-    s->hs_out = data;
-    s->hs_out_len = len;
-    s->hs_out_off = 0;
-    s->phase = WSG__PH_REFUSING;
-    wsg__session_kick(s);
-    return WSG_OK;
-}
-
-int wsg__session_accept(struct wsg_session *s,
-                        const struct wsg_hs_accept_opts *opts)
-{
-    struct wsg_hs_accept_opts none;
-    const uint8_t *data = NULL;
-    size_t len = 0;
-    int rc;
-
-    if (!opts) {
-        memset(&none, 0, sizeof none);
-        opts = &none;
-    }
-    rc = wsg_hs_server_accept(s->hs_srv, opts, &data, &len);
-    if (rc != WSG_OK)
-        return rc;
-    s->conn_cfg.role = WSG_ROLE_SERVER;
-    rc = wsg_conn_new(&s->conn_cfg, &s->conn);
-    if (rc != WSG_OK)
-        return rc;
-    if (opts->subprotocol) {
-        s->protocol = wsg__strdup(&s->alloc, opts->subprotocol);
-        if (!s->protocol)
-            return WSG_ERR_NOMEM;
-    }
-    if (!s->pause_output)
-        s->pause_output = s->conn_cfg.max_output / 2;
-    s->hs_out = data;
-    s->hs_out_len = len;
-    s->hs_out_off = 0;
-    s->phase = WSG__PH_OPEN;
-    s->opened = true;
-    if (s->cb.on_open)
-        s->cb.on_open(s->cb.ud, s);
-    wsg__session_kick(s);
-    return WSG_OK;
-}
-
 /* ---- teardown ------------------------------------------------------------ */
 
 void wsg__session_destroy(struct wsg_session *s)
@@ -729,174 +663,13 @@ static void teardown_cb(struct wsg__defer *d)
     wsg__session_destroy(CONTAINER(d, struct wsg_session, teardown));
 }
 
-/* ---- public API ---------------------------------------------------------- */
-
-static bool usable(const struct wsg_session *s)
-{
-    return s && s->phase == WSG__PH_OPEN && s->conn;
-}
-
-static int after_send(struct wsg_session *s, int rc)
-{
-    if (rc == WSG_OK) {
-        check_over(s);
-        wsg__session_kick(s);
-    }
-    return rc;
-}
-
-struct wsg_conn *wsg_session_conn(struct wsg_session *s)
-{
-    return usable(s) ? s->conn : NULL;
-}
-
-int wsg_session_send(struct wsg_session *s, enum wsg_opcode op,
-                     const void *data, size_t len)
-{
-    if (!usable(s))
-        return WSG_ERR_STATE;
-    return after_send(s, wsg_conn_send(s->conn, op, data, len));
-}
-
-int wsg_session_send_fragment(struct wsg_session *s, enum wsg_opcode op,
-                              const void *data, size_t len, bool first,
-                              bool fin)
-{
-    if (!usable(s))
-        return WSG_ERR_STATE;
-    return after_send(s, wsg_conn_send_fragment(s->conn, op, data, len, first,
-                                                fin));
-}
-
-int wsg_session_send_borrowed(struct wsg_session *s, enum wsg_opcode op,
-                              const void *data, size_t len, bool first,
-                              bool fin,
-                              void (*release)(void *ud, const void *data),
-                              void *ud)
-{
-    if (!usable(s))
-        return WSG_ERR_STATE;
-    return after_send(s, wsg_conn_send_borrowed(s->conn, op, data, len, first,
-                                                fin, release, ud));
-}
-
-int wsg_session_ping(struct wsg_session *s, const void *data, size_t len)
-{
-    if (!usable(s))
-        return WSG_ERR_STATE;
-    return after_send(s, wsg_conn_ping(s->conn, data, len));
-}
-
-int wsg_session_close(struct wsg_session *s, uint16_t code, const char *reason)
-{
-    if (!usable(s))
-        return WSG_ERR_STATE;
-    return after_send(s, wsg_conn_close(s->conn, code, reason,
-                                        reason ? strlen(reason) : 0,
-                                        wsg_clock_ms()));
-}
-
-void wsg_session_flush(struct wsg_session *s)
-{
-    if (s)
-        wsg__session_kick(s);
-}
-
-void wsg_session_abort(struct wsg_session *s, int err)
-{
-    if (!s)
-        return;
-    if (!s->opened && s->srv && s->refuse_err == WSG_OK) {
-        s->refuse_err = err ? err : WSG_ERR_CLOSED;
-        snprintf(s->refuse_reason, sizeof s->refuse_reason, "aborted");
-    }
-    wsg__session_end(s, err ? err : WSG_ERR_CLOSED, "aborted");
-}
-
-void wsg_session_pause(struct wsg_session *s)
-{
-    if (s && s->phase != WSG__PH_DEAD) {
-        s->user_paused = true;
-        update_watch(s);
-    }
-}
-
-void wsg_session_resume(struct wsg_session *s)
-{
-    if (s && s->phase != WSG__PH_DEAD && s->user_paused) {
-        s->user_paused = false;
-        update_watch(s);
-        if (s->stash)
-            wsg__session_kick(s);
-    }
-}
-
-size_t wsg_session_pending(const struct wsg_session *s)
-{
-    if (!s)
-        return 0;
-    return hs_out_left(s) + (s->conn ? wsg_conn_output_pending(s->conn) : 0);
-}
-
-int wsg_session_accept(struct wsg_session *s,
-                       const struct wsg_hs_accept_opts *opts)
-{
-    int rc;
-
-    if (!s || s->phase != WSG__PH_DEFERRED)
-        return WSG_ERR_STATE;
-    rc = wsg__session_accept(s, opts);
-    if (rc != WSG_OK && s->phase == WSG__PH_DEFERRED)
-        wsg__session_refuse(s, 500, "cannot accept the upgrade", NULL, 0, rc);
-    return rc;
-}
-
-int wsg_session_refuse(struct wsg_session *s, int status, const char *reason,
-                       const struct wsg_header *headers, size_t header_count)
-{
-    if (!s || s->phase != WSG__PH_DEFERRED)
-        return WSG_ERR_STATE;
-    if (status < 400 || status > 599)
-        return WSG_ERR_INVALID_ARG;
-    return wsg__session_refuse(s, status, reason, headers, header_count,
-                               WSG_ERR_POLICY);
-}
-
-void *wsg_session_data(const struct wsg_session *s)
-{
-    return s ? s->data : NULL;
-}
-
-void wsg_session_set_data(struct wsg_session *s, void *data)
-{
-    if (s)
-        s->data = data;
-}
-
-const char *wsg_session_peer(const struct wsg_session *s)
-{
-    return s ? s->peer : "unknown";
-}
-
-const char *wsg_session_protocol(const struct wsg_session *s)
-{
-    return s && s->protocol ? s->protocol : "";
-}
-
-bool wsg_session_is_open(const struct wsg_session *s)
-{
-    return usable(s) && wsg_conn_state(s->conn) == WSG_STATE_OPEN;
-}
-
 /* Shared with client.c. */
-void wsg__client_set_fd(struct wsg_session *s, int fd);
 void wsg__client_set_fd(struct wsg_session *s, int fd)
 {
     if (session_set_fd(s, fd) != WSG_OK)
         wsg__session_end(s, WSG_ERR_IO, "cannot watch the socket");
     else
-        update_watch(s);
+        wsg__session_update_watch(s);
 }
 
-void wsg__client_pump(struct wsg_session *s);
 void wsg__client_pump(struct wsg_session *s) { pump(s, true); }
