@@ -62,6 +62,21 @@ static bool protocols_ok(struct wsg_span list)
     return true;
 }
 
+/* RFC 9112 section 3.2: Host is uri-host [":" port]; anything else (a
+ * space, '/', '@', '?', '#') is an invalid field value: 400. */
+static bool host_ok(struct wsg_span h)
+{
+    for (size_t i = 0; i < h.len; i++) {
+        unsigned char c = (unsigned char)h.ptr[i];
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+            (c >= '0' && c <= '9'))
+            continue;
+        if (!c || !strchr("-._~!$&'()*+,;=%:[]", c))
+            return false;
+    }
+    return true;
+}
+
 /* RFC 6455 section 4.2.1, in a fixed order so that every input gets one
  * defined status. */
 static int validate(struct wsg_hs_server *hs)
@@ -114,6 +129,8 @@ static int validate(struct wsg_hs_server *hs)
         return refuse(hs, 400, "missing Host header");
     if (r->host.len == 0)
         return refuse(hs, 400, "empty Host header");
+    if (!host_ok(r->host))
+        return refuse(hs, 400, "invalid Host header");
     /* A plain request, or an upgrade to something else: 426 names
      * websocket (RFC 9110 section 15.5.22). */
     if (n_upgrade == 0)

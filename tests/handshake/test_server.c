@@ -171,6 +171,16 @@ Test(rfc6455_4_2_1_server_request, host_rules)
     refused(REQ_LINE "Host:   \r\n" H_UPG H_CONN H_KEY H_VER CRLF, 400,
             "empty Host header");
     ok(REQ_LINE "hOsT: example.com:8080\r\n" H_UPG H_CONN H_KEY H_VER CRLF);
+    ok(REQ_LINE "Host: [::1]:9001\r\n" H_UPG H_CONN H_KEY H_VER CRLF);
+    ok(REQ_LINE "Host: 127.0.0.1\r\n" H_UPG H_CONN H_KEY H_VER CRLF);
+    const char *bad[] = {"a b", "good.example@evil.example", "a/b", "a?b",
+                         "a#b", "a\"b", "a\\b", "caf\xc3\xa9"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char *req = fmt(REQ_LINE "Host: %s\r\n" H_UPG H_CONN H_KEY H_VER CRLF,
+                        bad[i]);
+        refused(req, 400, "invalid Host header");
+        free(req);
+    }
 }
 
 /* ---- Upgrade and Connection ---------------------------------------------- */
