@@ -1,4 +1,15 @@
-/* Server side of the opening handshake: RFC 6455 section 4.2. */
+/* Server side of the opening handshake: RFC 6455 section 4.2.
+ *
+ * Statuses chosen where the RFCs leave a choice:
+ * - a known method other than GET: 405, and the refusal carries
+ *   "Allow: GET" (RFC 9110 section 15.5.6); an unknown method token: 400;
+ * - no Upgrade header, or one without "websocket": 426 with
+ *   "Upgrade: websocket" (RFC 9110 section 15.5.22), as for a plain GET at
+ *   a WebSocket-only endpoint;
+ * - missing or other Sec-WebSocket-Version: 426 with
+ *   "Sec-WebSocket-Version: 13" (RFC 6455 section 4.4);
+ * - everything else malformed, duplicated (Host, Upgrade, Key, Version,
+ *   Origin), or with a body (Content-Length, Transfer-Encoding): 400. */
 #include <stdio.h>
 #include <string.h>
 
