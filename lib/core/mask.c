@@ -15,13 +15,19 @@ size_t wsg_mask(uint8_t *buf, size_t len, const uint8_t key[4],
     size_t i = 0;
 
     while (len - i >= 32) {
-        uint64_t w[4];
-        memcpy(w, buf + i, 32);
-        w[0] ^= k;
-        w[1] ^= k;
-        w[2] ^= k;
-        w[3] ^= k;
-        memcpy(buf + i, w, 32);
+        uint64_t w0, w1, w2, w3;
+        memcpy(&w0, buf + i, 8);
+        memcpy(&w1, buf + i + 8, 8);
+        memcpy(&w2, buf + i + 16, 8);
+        memcpy(&w3, buf + i + 24, 8);
+        w0 ^= k;
+        w1 ^= k;
+        w2 ^= k;
+        w3 ^= k;
+        memcpy(buf + i, &w0, 8);
+        memcpy(buf + i + 8, &w1, 8);
+        memcpy(buf + i + 16, &w2, 8);
+        memcpy(buf + i + 24, &w3, 8);
         i += 32;
     }
     while (len - i >= 8) {

@@ -124,14 +124,22 @@ uint32_t wsg__unmask_utf8(uint8_t *p, size_t n, const uint8_t key[4],
      * all of them ASCII, that is the whole validation. Otherwise run the
      * DFA over the 32 bytes just written (still in L1). */
     while (n - i >= 32) {
-        uint64_t w[4];
-        memcpy(w, p + i, 32);
-        w[0] ^= k;
-        w[1] ^= k;
-        w[2] ^= k;
-        w[3] ^= k;
-        memcpy(p + i, w, 32);
-        if (s != S_ACC || ((w[0] | w[1] | w[2] | w[3]) & HIGH_BITS)) {
+        /* Separate scalars, not an array: an array round-trips through
+         * the stack and stalls store forwarding. */
+        uint64_t w0, w1, w2, w3;
+        memcpy(&w0, p + i, 8);
+        memcpy(&w1, p + i + 8, 8);
+        memcpy(&w2, p + i + 16, 8);
+        memcpy(&w3, p + i + 24, 8);
+        w0 ^= k;
+        w1 ^= k;
+        w2 ^= k;
+        w3 ^= k;
+        memcpy(p + i, &w0, 8);
+        memcpy(p + i + 8, &w1, 8);
+        memcpy(p + i + 16, &w2, 8);
+        memcpy(p + i + 24, &w3, 8);
+        if (s != S_ACC || ((w0 | w1 | w2 | w3) & HIGH_BITS)) {
             s = wsg__utf8_run(s, p + i, 32);
             if (s == S_REJ)
                 return S_REJ;
