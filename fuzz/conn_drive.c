@@ -2,6 +2,7 @@
  * Documented answers are those of include/wsguard/core.h. */
 #include "conn_drive.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +37,20 @@ struct drive {
     /* the peer that parses our output */
     struct wsg_conn *peer;
 };
+
+/* What the inputs reached, for fuzz_conn_stats_print(). */
+static unsigned long g_events[WSG_EV_FAIL + 1], g_fail_code[4], g_runs;
+
+void fuzz_conn_stats_print(FILE *f)
+{
+    static const char *const names[] = {"none", "message", "fragment", "ping",
+                                        "pong", "close", "fail"};
+    fprintf(f, "conn runs %lu; events:", g_runs);
+    for (int i = 1; i <= WSG_EV_FAIL; i++)
+        fprintf(f, " %s %lu", names[i], g_events[i]);
+    fprintf(f, "; FAIL 1002 %lu, 1007 %lu, 1009 %lu, 1011 %lu\n",
+            g_fail_code[0], g_fail_code[1], g_fail_code[2], g_fail_code[3]);
+}
 
 static const char kText[] =
     "hello w\xc3\xb6rld \xe2\x82\xac\xf0\x90\x8d\x88 \xe4\xb8\xad\xe6\x96\x87"
@@ -100,6 +115,13 @@ static void check_event(struct drive *d, int rc, const struct wsg_event *ev,
                    d->failed ? "FAIL" : "CLOSE");
 
     const struct wsg_conn_config *cfg = &d->cfg;
+    if ((unsigned)ev->type <= WSG_EV_FAIL)
+        g_events[ev->type]++;
+    if (ev->type == WSG_EV_FAIL)
+        g_fail_code[ev->close_code == 1002   ? 0
+                    : ev->close_code == 1007 ? 1
+                    : ev->close_code == 1009 ? 2
+                                             : 3]++;
     switch (ev->type) {
     case WSG_EV_NONE:
         break;
@@ -466,6 +488,7 @@ void fuzz_conn_run(const struct fuzz_conn_opts *o, const uint8_t *wire,
     struct drive *d = calloc(1, sizeof *d);
     if (!d)
         abort();
+    g_runs++;
     for (size_t i = 0; i < sizeof kBorrowed; i++)
         kBorrowed[i] = (uint8_t)(i * 31 + 7);
     d->cfg = o->cfg;

@@ -4,6 +4,8 @@
 #ifndef WSG_FUZZ_CONN_DRIVE_H
 #define WSG_FUZZ_CONN_DRIVE_H
 
+#include <stdio.h>
+
 #include "common.h"
 
 struct fuzz_conn_opts {
@@ -20,5 +22,9 @@ struct fuzz_conn_opts {
  * any undocumented answer, leak or unbounded memory. */
 void fuzz_conn_run(const struct fuzz_conn_opts *o, const uint8_t *wire,
                    size_t len);
+
+/* Counts of events and failure codes seen so far (replay prints them with
+ * WSG_FUZZ_STATS=1, to show what a corpus reaches). */
+void fuzz_conn_stats_print(FILE *f);
 
 #endif

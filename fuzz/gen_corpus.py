@@ -199,7 +199,7 @@ def req_seeds():
 RFC_RESP = (b"HTTP/1.1 101 Switching Protocols\r\n"
             b"Upgrade: websocket\r\n"
             b"Connection: Upgrade\r\n"
-            b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGJzzhZRbK+xOo=\r\n"
+            b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
             b"Sec-WebSocket-Protocol: chat\r\n\r\n")
 
 
@@ -216,7 +216,7 @@ def resp_seeds():
                                b"permessage-deflate\r\n\r\n")),
         (0x00, noproto.replace(b"\r\n\r\n", b"\r\nSec-WebSocket-Extensions: "
                                b"permessage-deflate\r\n\r\n")),
-        (0x01, r.replace(b"s3pPLMBiTxaQ9kYGJzzhZRbK+xOo=",
+        (0x01, r.replace(b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=",
                          b"AAAAAAAAAAAAAAAAAAAAAAAAAAA=")),
         (0x00, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"),
         (0x00, b"HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 13"
@@ -226,7 +226,7 @@ def resp_seeds():
         (0x00, noproto.lower()),
         (0x00, noproto.replace(b"HTTP/1.1", b"HTTP/1.0")),
         (0x00, noproto.replace(b"\r\n\r\n", b"\r\nSec-WebSocket-Accept: "
-                               b"s3pPLMBiTxaQ9kYGJzzhZRbK+xOo=\r\n\r\n")),
+                               b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n")),
         (0x00, noproto + frame(0x1, b"Hello") + frame(0x8, close_payload(1000))),
         (0x00, noproto + frame(0x1, b"Hello", mask=KEY)),
         (0x00, noproto.replace(b"\r\n", b"\n")),

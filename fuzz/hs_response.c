@@ -1,6 +1,6 @@
 /* Fuzz harness: the client side of the upgrade. wsg_hs_client_new() with a
  * fixed fake random source (its key is RFC 6455's "dGhlIHNhbXBsZSBub25jZQ==",
- * so a valid answer carries "s3pPLMBiTxaQ9kYGJzzhZRbK+xOo="), then
+ * so a valid answer carries "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), then
  * wsg_hs_client_feed() with the fuzzed response, then the bytes after the
  * head into a client wsg_conn (T8).
  *

@@ -4,8 +4,9 @@
  * build so the test suite (and CI under ASan+UBSan) runs each corpus and
  * each saved regression. A missing path is an error; so is replaying
  * nothing at all. Also usable as an AFL++ driver: with no arguments and
- * stdin not a terminal it runs stdin once. */
-#include "common.h"
+ * stdin not a terminal it runs stdin once. WSG_FUZZ_STATS=1 prints the
+ * events the inputs reached. */
+#include "conn_drive.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -151,6 +152,8 @@ int main(int argc, char **argv)
         }
     }
     printf("replayed %ld inputs\n", total);
+    if (getenv("WSG_FUZZ_STATS"))
+        fuzz_conn_stats_print(stdout);
     if (total == 0) {
         fprintf(stderr, "replay: no inputs\n");
         return 1;
