@@ -160,7 +160,7 @@ static struct wsg__http *H(llhttp_t *p)
     return p->data;
 }
 
-static int line_bytes(struct wsg__http *h, size_t n)
+static int count_line(struct wsg__http *h, size_t n)
 {
     if (n > h->lim.max_request_line - h->line_bytes) {
         too_big(h, true);
@@ -173,19 +173,19 @@ static int line_bytes(struct wsg__http *h, size_t n)
 static int on_method(llhttp_t *p, const char *at, size_t n)
 {
     (void)at;
-    return line_bytes(H(p), n);
+    return count_line(H(p), n);
 }
 
 static int on_version(llhttp_t *p, const char *at, size_t n)
 {
     (void)at;
-    return line_bytes(H(p), n);
+    return count_line(H(p), n);
 }
 
 static int on_status(llhttp_t *p, const char *at, size_t n)
 {
     (void)at;
-    return line_bytes(H(p), n);
+    return count_line(H(p), n);
 }
 
 static int on_status_complete(llhttp_t *p)
@@ -197,7 +197,7 @@ static int on_status_complete(llhttp_t *p)
 static int on_url(llhttp_t *p, const char *at, size_t n)
 {
     struct wsg__http *h = H(p);
-    if (line_bytes(h, n))
+    if (count_line(h, n))
         return HPE_USER;
     if (h->target_len == 0)
         h->target_off = h->buf_len;
@@ -207,7 +207,7 @@ static int on_url(llhttp_t *p, const char *at, size_t n)
     return 0;
 }
 
-static int header_bytes(struct wsg__http *h, size_t n)
+static int count_header(struct wsg__http *h, size_t n)
 {
     if (n > h->lim.max_header_bytes - h->header_bytes) {
         too_big(h, false);
@@ -252,7 +252,7 @@ static int on_header_field(llhttp_t *p, const char *at, size_t n)
     struct wsg__http *h = H(p);
     if (h->hstate != HS_FIELD && new_header(h))
         return HPE_USER;
-    if (header_bytes(h, n) || buf_append(h, at, n))
+    if (count_header(h, n) || buf_append(h, at, n))
         return HPE_USER;
     h->ix[h->nhdr - 1].name_len += n;
     return 0;
@@ -276,7 +276,7 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n)
         wsg__http_fail(h, WSG_ERR_HTTP, 400, "obs-fold not allowed");
         return HPE_USER;
     }
-    if (header_bytes(h, n) || buf_append(h, at, n))
+    if (count_header(h, n) || buf_append(h, at, n))
         return HPE_USER;
     h->ix[h->nhdr - 1].value_len += n;
     return 0;
