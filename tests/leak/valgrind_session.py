@@ -26,14 +26,15 @@ except ImportError:
 
 VG = ["valgrind", "--leak-check=full", "--show-leak-kinds=definite,indirect",
       "--errors-for-leak-kinds=definite,indirect", "--error-exitcode=99",
-      "--track-fds=no", "-q"]
+      "--track-fds=no"]
 
 checks = []
 
 
 def check(name, ok, detail=""):
     checks.append((name, ok))
-    print(("ok   " if ok else "FAIL ") + name + (": " + detail if detail else ""))
+    show = detail and (not ok or len(detail) < 80)
+    print(("ok   " if ok else "FAIL ") + name + (": " + detail if show else ""))
 
 
 def start_echo(build):
@@ -121,8 +122,9 @@ def main():
         r = subprocess.run(VG + [client, f"ws://127.0.0.1:{port}/", "--send", "one",
                                  "--send", "two", "--timeout", "60"],
                            capture_output=True, text=True, timeout=120)
-        check("wsg-client under valgrind", r.returncode == 0,
-              f"exit {r.returncode} {r.stderr.strip()[-400:]}")
+        check("wsg-client under valgrind", r.returncode == 0 and
+              "ERROR SUMMARY: 0 errors" in r.stderr,
+              f"exit {r.returncode} {r.stderr.strip()[-600:]}")
         check("wsg-client got both echoes", "one" in r.stdout and "two" in r.stdout)
 
         async def shutdown():
@@ -137,8 +139,13 @@ def main():
         check("open connection got 1001 at shutdown", code == 1001, str(code))
         rc = echo.wait(timeout=60)
         err = echo.stderr.read()
-        check("wsg-echo exited cleanly under valgrind", rc == 0,
+        # Without -q valgrind always prints its summary: its absence means
+        # the program did not run under memcheck at all.
+        check("wsg-echo exited cleanly under valgrind",
+              rc == 0 and "ERROR SUMMARY: 0 errors" in err,
               f"exit {rc}; {err.strip()[-1500:]}")
+        check("no leak in wsg-echo", "definitely lost" not in err or
+              "definitely lost: 0 bytes" in err, err.strip()[-800:])
     finally:
         if echo.poll() is None:
             echo.kill()
