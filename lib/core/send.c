@@ -215,7 +215,9 @@ static int send_control(struct wsg_conn *c, enum wsg_opcode op,
         return WSG_ERR_INVALID_ARG;
     if (sending_closed(c))
         return WSG_ERR_STATE;
-    return queue_frame(c, op, true, data, len, control_budget(c), false);
+    /* The caller's own control frames are not budgeted (core.h lists no
+     * WSG_ERR_AGAIN for them); only automatic pongs are. */
+    return queue_frame(c, op, true, data, len, SIZE_MAX, false);
 }
 
 int wsg_conn_ping(struct wsg_conn *c, const void *data, size_t len)
