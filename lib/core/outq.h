@@ -29,7 +29,7 @@ struct wsg__outq {
 };
 
 /* Default chunk size for owned bytes. */
-#define WSG__CHUNK 16384u
+#define WSG__CHUNK 4096u
 
 void wsg__outq_init(struct wsg__outq *q, const struct wsg_allocator *a);
 
