@@ -189,12 +189,12 @@ static int payload_pass(struct wsg_conn *c, uint8_t *p, size_t n)
 static int message_end(struct wsg_conn *c)
 {
     c->in_msg = false;
-    c->st.messages_in++;
     if (c->msg_op == WSG_OP_TEXT && c->rx_utf8 != WSG__UTF8_ACCEPT) {
         wsg__why_set(&c->why, WSG_ERR_INVALID_UTF8,
                      "incomplete UTF-8 at end of text message");
         return WSG_ERR_INVALID_UTF8;
     }
+    c->st.messages_in++;
     return WSG_OK;
 }
 
