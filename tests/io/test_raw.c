@@ -1,0 +1,527 @@
+/* lib/io server against a raw TCP peer written by hand: pipelined frames
+ * after the head (T8), byte-at-a-time input, the handshake deadline
+ * (slowloris, T5, H7), refusals on the wire (400, 403, 426), the close
+ * handshake deadline (H7, T12), masking (T10) and shutdown of a peer that
+ * never answers. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "io_util.h"
+
+static const uint8_t KEY[4] = {0x37, 0xfa, 0x21, 0x3d};
+
+struct rig {
+    struct wsg_loop *loop;
+    struct side sd;
+    struct wsg_server_config cfg;
+    struct wsg_server *srv;
+    uint16_t port;
+    struct raw r;
+    size_t off;                     /* read cursor into r.in */
+};
+
+static void rig_init(struct rig *g)
+{
+    memset(g, 0, sizeof *g);
+    g->loop = loop_new();
+    side_init(&g->sd, g->loop);
+    server_config(&g->cfg, &g->sd);
+    g->r.fd = -1;
+}
+
+static void rig_listen(struct rig *g)
+{
+    g->srv = server_start(g->loop, &g->cfg, &g->sd);
+    g->port = wsg_server_port(g->srv);
+}
+
+static void rig_fini(struct rig *g)
+{
+    raw_close(&g->r);
+    loop_finish(g->loop, g->srv, NULL);
+    side_fini(&g->sd);
+}
+
+/* Runs until the raw peer has the whole response head; checks a 101 with
+ * the accept value of RFC_KEY. */
+static void expect_101(struct rig *g)
+{
+    cr_assert(run_until(g->loop, 3000, raw_has_head, &g->r),
+              "no response head (%zu bytes)", g->r.len);
+    cr_assert_eq(raw_status(&g->r), 101, "status %d: %.*s", raw_status(&g->r),
+                 (int)g->r.len, (const char *)g->r.in);
+    g->off = raw_head_len(&g->r);
+    cr_assert_not_null(memmem(g->r.in, g->off, "Sec-WebSocket-Accept: " RFC_ACCEPT
+                              "\r\n", 22 + 28 + 2));
+}
+
+struct want_frame {
+    struct rig *g;
+    struct pframe f;
+};
+
+static bool have_frame(void *arg)
+{
+    struct want_frame *w = arg;
+    raw_pump(&w->g->r);
+    return parse_frame(w->g->r.in + w->g->off, w->g->r.len - w->g->off, &w->f);
+}
+
+/* The next server frame (asserts that one arrives). */
+static struct pframe next_frame(struct rig *g)
+{
+    struct want_frame w;
+    w.g = g;
+    cr_assert(run_until(g->loop, 3000, have_frame, &w), "no frame");
+    cr_assert_not(w.f.masked, "server frame is masked");
+    g->off += w.f.size;
+    return w.f;
+}
+
+static void expect_frame(struct rig *g, enum wsg_opcode op, const void *data,
+                         size_t len)
+{
+    struct pframe f = next_frame(g);
+    cr_expect_eq(f.op, op, "opcode %d, want %d", f.op, op);
+    cr_expect(f.fin);
+    cr_assert_eq(f.len, len, "length %zu, want %zu", f.len, len);
+    cr_expect_arr_eq(f.payload, data, len);
+}
+
+static uint16_t close_code_of(const struct pframe *f)
+{
+    cr_assert_geq(f->len, 2);
+    return (uint16_t)((f->payload[0] << 8) | f->payload[1]);
+}
+
+/* ---- T8: pipelined frames after the head ----------------------------------- */
+
+static size_t pipelined(uint8_t *buf, size_t cap, uint16_t port)
+{
+    size_t n = upgrade_request((char *)buf, cap, port, NULL);
+    uint8_t bin[300];
+    for (size_t i = 0; i < sizeof bin; i++)
+        bin[i] = pattern(3, i);
+    n += client_frame(buf + n, WSG_OP_TEXT, true, "pipelined", 9, KEY);
+    n += client_frame(buf + n, WSG_OP_BINARY, true, bin, sizeof bin, KEY);
+    cr_assert_leq(n, cap);
+    return n;
+}
+
+static void expect_pipelined_echo(struct rig *g)
+{
+    uint8_t bin[300];
+    for (size_t i = 0; i < sizeof bin; i++)
+        bin[i] = pattern(3, i);
+    expect_101(g);
+    expect_frame(g, WSG_OP_TEXT, "pipelined", 9);
+    expect_frame(g, WSG_OP_BINARY, bin, sizeof bin);
+    cr_expect_eq(g->sd.msgs, 2);
+    cr_expect_eq(g->sd.refuses, 0);
+}
+
+Test(io_raw, T8_head_and_frames_in_one_write_are_delivered, .timeout = 20)
+{
+    struct rig g;
+    uint8_t buf[2048];
+
+    rig_init(&g);
+    g.sd.echo = true;
+    rig_listen(&g);
+    raw_connect(&g.r, g.port);
+    raw_send(&g.r, buf, pipelined(buf, sizeof buf, g.port));
+    expect_pipelined_echo(&g);
+    rig_fini(&g);
+}
+
+Test(io_raw, T8_head_and_frames_one_byte_at_a_time, .timeout = 20)
+{
+    struct rig g;
+    uint8_t buf[2048];
+    size_t n;
+
+    rig_init(&g);
+    g.sd.echo = true;
+    rig_listen(&g);
+    raw_connect(&g.r, g.port);
+    n = pipelined(buf, sizeof buf, g.port);
+    for (size_t i = 0; i < n; i++) {
+        raw_send(&g.r, buf + i, 1);
+        /* Let the server read this byte on its own. */
+        wsg_loop_run_once(g.loop, 0);
+        wsg_loop_run_once(g.loop, 0);
+    }
+    expect_pipelined_echo(&g);
+    rig_fini(&g);
+}
+
+/* T8 with a deferred upgrade: the pipelined frame waits for the decision,
+ * then arrives intact. */
+struct later {
+    struct wsg_session *s;
+    struct wsg_timer *t;
+    int msgs_at_accept;
+    struct side *sd;
+};
+
+static int defer_it(struct side *sd, struct wsg_session *s,
+                    struct wsg_upgrade *up)
+{
+    struct later *l = sd->user;
+    (void)up;
+    l->s = s;
+    wsg_timer_start(l->t, wsg_clock_ms() + 60);
+    return WSG_UPGRADE_DEFER;
+}
+
+static void accept_later(struct wsg_timer *t, void *ud)
+{
+    struct later *l = ud;
+    (void)t;
+    l->msgs_at_accept = l->sd->msgs;
+    cr_assert_eq(wsg_session_accept(l->s, NULL), WSG_OK);
+}
+
+Test(io_raw, T8_pipelined_frames_wait_for_deferred_accept, .timeout = 20)
+{
+    struct rig g;
+    struct later l;
+    uint8_t buf[2048];
+
+    rig_init(&g);
+    memset(&l, 0, sizeof l);
+    l.sd = &g.sd;
+    l.msgs_at_accept = -1;
+    cr_assert_eq(wsg_timer_new(g.loop, accept_later, &l, &l.t), WSG_OK);
+    g.sd.echo = true;
+    g.sd.user = &l;
+    g.sd.hook_upgrade = defer_it;
+    rig_listen(&g);
+    raw_connect(&g.r, g.port);
+    raw_send(&g.r, buf, pipelined(buf, sizeof buf, g.port));
+    expect_pipelined_echo(&g);
+    cr_expect_eq(l.msgs_at_accept, 0, "frames delivered before the upgrade "
+                                      "was accepted");
+    wsg_timer_free(l.t);
+    rig_fini(&g);
+}
+
+/* ---- T5: handshake deadline ------------------------------------------------- */
+
+Test(io_raw, T5_H7_slowloris_head_dropped_at_deadline, .timeout = 20)
+{
+    struct rig g;
+    uint64_t t0, t_last = 0;
+    int dribbled = 0;
+
+    rig_init(&g);
+    g.cfg.handshake_timeout_ms = 300;
+    rig_listen(&g);
+    t0 = wsg_clock_ms();
+    raw_connect(&g.r, g.port);
+    raw_sends(&g.r, "GET /chat HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: webs");
+    /* Keep dribbling one byte every 40 ms: an idle timer would never fire;
+     * the deadline must. */
+    while (!g.r.eof && wsg_clock_ms() - t0 < 3000) {
+        if (wsg_clock_ms() - t_last >= 40) {
+            raw_pump(&g.r);
+            if (g.r.eof)
+                break;
+            raw_sends(&g.r, "o");
+            dribbled++;
+            t_last = wsg_clock_ms();
+        }
+        wsg_loop_run_once(g.loop, 5);
+        raw_pump(&g.r);
+    }
+    cr_assert(g.r.eof, "still connected after 3 s");
+    uint64_t el = g.r.t_eof - t0;
+    cr_expect_geq(el, 280, "dropped early: %lu ms", (unsigned long)el);
+    cr_expect_lt(el, 1000, "dropped late: %lu ms", (unsigned long)el);
+    cr_expect_geq(dribbled, 4);
+    cr_expect_eq(g.r.len, 0, "a response was sent to a half head");
+    cr_assert(run_until(g.loop, 1000, int_pos, &g.sd.refuses));
+    cr_expect_eq(g.sd.ref_err, WSG_ERR_TIMEOUT, "on_refuse err %s",
+                 wsg_err_name(g.sd.ref_err));
+    cr_expect_eq(g.sd.ref_status, 0);
+    cr_expect_eq(g.sd.upgrades, 0);
+    cr_expect_eq(g.sd.closes, 0, "on_close for a session never seen");
+    cr_expect_eq(wsg_server_session_count(g.srv), 0);
+    rig_fini(&g);
+}
+
+/* ---- refusals on the wire --------------------------------------------------- */
+
+static void refused_on_wire(const char *req, int status, const char *must)
+{
+    struct rig g;
+
+    rig_init(&g);
+    rig_listen(&g);
+    raw_connect(&g.r, g.port);
+    raw_sends(&g.r, req);
+    cr_assert(run_until(g.loop, 3000, raw_has_eof, &g.r),
+              "server did not finish the refusal");
+    cr_expect_eq(raw_status(&g.r), status, "got: %.*s", (int)g.r.len,
+                 (const char *)g.r.in);
+    cr_expect_not(g.r.reset, "refusal ended in a reset");
+    if (must)
+        cr_expect_not_null(memmem(g.r.in, g.r.len, must, strlen(must)),
+                           "missing '%s' in: %.*s", must, (int)g.r.len,
+                           (const char *)g.r.in);
+    /* Connection lists "close" (426 also keeps "Upgrade", RFC 9110 15.5.22) */
+    const uint8_t *conn = memmem(g.r.in, g.r.len, "\r\nConnection: ", 14);
+    cr_assert_not_null(conn, "no Connection header");
+    const uint8_t *eol = memmem(conn + 2, g.r.len - (size_t)(conn + 2 - g.r.in),
+                                "\r\n", 2);
+    cr_assert_not_null(eol);
+    cr_expect_not_null(memmem(conn, (size_t)(eol - conn), "close", 5),
+                       "Connection without close: %.*s", (int)(eol - conn),
+                       (const char *)conn);
+    raw_close(&g.r); /* ends the server's lingering close at once */
+    cr_assert(run_until(g.loop, 3000, int_pos, &g.sd.refuses));
+    cr_expect_eq(g.sd.ref_status, status);
+    cr_expect_eq(g.sd.ref_err, WSG_ERR_HTTP);
+    cr_expect_eq(g.sd.upgrades, 0);
+    rig_fini(&g);
+}
+
+Test(io_raw, refusal_400_missing_key, .timeout = 20)
+{
+    refused_on_wire("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                    "Sec-WebSocket-Version: 13\r\n\r\n",
+                    400, NULL);
+}
+
+Test(io_raw, refusal_426_version_8, .timeout = 20)
+{
+    refused_on_wire("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                    "Sec-WebSocket-Key: " RFC_KEY "\r\n"
+                    "Sec-WebSocket-Version: 8\r\n\r\n",
+                    426, "Sec-WebSocket-Version: 13\r\n");
+}
+
+Test(io_raw, T7_refusal_400_body_on_upgrade_with_pipelined_bytes,
+     .timeout = 20)
+{
+    /* A body on the upgrade GET (smuggling): 400, and the bytes after the
+     * head are not parsed as a second request. */
+    refused_on_wire("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                    "Sec-WebSocket-Key: " RFC_KEY "\r\n"
+                    "Sec-WebSocket-Version: 13\r\nContent-Length: 5\r\n\r\n"
+                    "GET /x HTTP/1.1\r\n\r\n",
+                    400, NULL);
+}
+
+static int refuse_403_hdr(struct side *sd, struct wsg_session *s,
+                          struct wsg_upgrade *up)
+{
+    static const struct wsg_header h[] = {{"X-Refused-By", 12, "test", 4}};
+    (void)sd;
+    (void)s;
+    up->refuse_reason = "not you";
+    up->refuse_headers = h;
+    up->refuse_header_count = 1;
+    return 403;
+}
+
+Test(io_raw, refusal_403_from_on_upgrade_with_header, .timeout = 20)
+{
+    struct rig g;
+    char req[512];
+    size_t n;
+
+    rig_init(&g);
+    g.sd.hook_upgrade = refuse_403_hdr;
+    rig_listen(&g);
+    raw_connect(&g.r, g.port);
+    n = upgrade_request(req, sizeof req, g.port, NULL);
+    raw_send(&g.r, req, n);
+    cr_assert(run_until(g.loop, 3000, raw_has_eof, &g.r));
+    cr_expect_eq(raw_status(&g.r), 403);
+    cr_expect_not_null(memmem(g.r.in, g.r.len, "\r\nX-Refused-By: test\r\n", 22),
+                       "%.*s", (int)g.r.len, (const char *)g.r.in);
+    size_t h = raw_head_len(&g.r);
+    cr_assert_gt(h, 0);
+    cr_expect_eq(g.r.len - h, 8);
+    cr_expect_arr_eq(g.r.in + h, "not you\n", 8);
+    raw_close(&g.r);
+    cr_assert(run_until(g.loop, 3000, int_pos, &g.sd.closes));
+    cr_expect_eq(g.sd.ref_status, 403);
+    cr_expect_eq(g.sd.ref_err, WSG_ERR_POLICY);
+    rig_fini(&g);
+}
+
+/* ---- close handshake -------------------------------------------------------- */
+
+static void close_on_open(struct side *sd, struct wsg_session *s)
+{
+    (void)sd;
+    cr_assert_eq(wsg_session_close(s, 1000, "bye"), WSG_OK);
+}
+
+static void raw_upgrade(struct rig *g)
+{
+    char req[512];
+    raw_connect(&g->r, g->port);
+    raw_send(&g->r, req, upgrade_request(req, sizeof req, g->port, NULL));
+    expect_101(g);
+}
+
+Test(io_raw, H7_T12_close_deadline_when_peer_never_answers, .timeout = 20)
+{
+    struct rig g;
+    uint64_t t_open;
+
+    rig_init(&g);
+    g.cfg.conn.close_timeout_ms = 300;
+    g.sd.hook_open = close_on_open;
+    rig_listen(&g);
+    raw_upgrade(&g);
+    t_open = g.sd.t_open;
+    cr_assert_gt(t_open, 0);
+    struct pframe f = next_frame(&g);
+    cr_expect_eq(f.op, WSG_OP_CLOSE);
+    cr_expect_eq(close_code_of(&f), 1000);
+    cr_expect_eq(f.len, 5);
+    cr_expect_arr_eq(f.payload + 2, "bye", 3);
+    /* Never answer, never close. */
+    cr_assert(run_until(g.loop, 3000, int_pos, &g.sd.closes),
+              "no end after the close deadline");
+    uint64_t el = g.sd.t_close - t_open;
+    cr_expect_geq(el, 280, "closed early: %lu ms", (unsigned long)el);
+    cr_expect_lt(el, 1500, "closed late: %lu ms", (unsigned long)el);
+    cr_expect_eq(g.sd.ci.err, WSG_ERR_TIMEOUT, "err %s",
+                 wsg_err_name(g.sd.ci.err));
+    cr_expect_eq(g.sd.ci.code, WSG_CLOSE_ABNORMAL);
+    cr_expect_eq(g.sd.ci.code_sent, 1000);
+    cr_expect(g.sd.ci.opened);
+    cr_expect(run_until(g.loop, 1000, raw_has_eof, &g.r));
+    rig_fini(&g);
+}
+
+Test(io_raw, server_closes_tcp_first_after_close_handshake, .timeout = 20)
+{
+    struct rig g;
+    uint8_t fr[32];
+    uint8_t body[2] = {0x03, 0xe8};
+
+    rig_init(&g);
+    g.sd.hook_open = close_on_open;
+    rig_listen(&g);
+    raw_upgrade(&g);
+    struct pframe f = next_frame(&g);
+    cr_expect_eq(f.op, WSG_OP_CLOSE);
+    uint64_t t0 = wsg_clock_ms();
+    raw_send(&g.r, fr, client_frame(fr, WSG_OP_CLOSE, true, body, 2, KEY));
+    /* RFC 6455 7.1.1: the server closes the TCP connection first. */
+    cr_assert(run_until(g.loop, 3000, raw_has_eof, &g.r));
+    cr_expect_lt(g.r.t_eof - t0, 1000);
+    cr_expect_eq(g.r.len, g.off, "bytes after the Close");
+    raw_close(&g.r);
+    cr_assert(run_until(g.loop, 3000, int_pos, &g.sd.closes));
+    cr_expect_eq(g.sd.ci.err, WSG_OK, "%s", g.sd.ci.detail);
+    cr_expect_eq(g.sd.ci.code, 1000);
+    cr_expect_eq(g.sd.ci.code_sent, 1000);
+    rig_fini(&g);
+}
+
+Test(io_raw, T10_unmasked_frame_fails_1002_on_the_wire, .timeout = 20)
+{
+    struct rig g;
+    uint8_t fr[32];
+    size_t n;
+
+    rig_init(&g);
+    g.sd.echo = true;
+    rig_listen(&g);
+    raw_upgrade(&g);
+    n = wsg_frame_header_write(fr, WSG_OP_TEXT, true, 0, 6, NULL);
+    memcpy(fr + n, "secret", 6);
+    raw_send(&g.r, fr, n + 6);
+    struct pframe f = next_frame(&g);
+    cr_expect_eq(f.op, WSG_OP_CLOSE);
+    cr_expect_eq(close_code_of(&f), 1002);
+    cr_assert(run_until(g.loop, 3000, raw_has_eof, &g.r));
+    raw_close(&g.r);
+    cr_assert(run_until(g.loop, 3000, int_pos, &g.sd.closes));
+    cr_expect_eq(g.sd.msgs, 0, "unmasked payload was delivered");
+    cr_expect(g.sd.ci.err == WSG_ERR_MASKING || g.sd.ci.err == WSG_ERR_PROTOCOL,
+              "err %s", wsg_err_name(g.sd.ci.err));
+    cr_expect_eq(g.sd.ci.code_sent, 1002);
+    rig_fini(&g);
+}
+
+Test(io_raw, peer_vanishes_without_close, .timeout = 20)
+{
+    struct rig g;
+
+    rig_init(&g);
+    rig_listen(&g);
+    raw_upgrade(&g);
+    cr_assert(run_until(g.loop, 3000, int_pos, &g.sd.opens));
+    raw_close(&g.r);
+    cr_assert(run_until(g.loop, 3000, int_pos, &g.sd.closes));
+    cr_expect_eq(g.sd.ci.err, WSG_ERR_PEER_CLOSED);
+    cr_expect_eq(g.sd.ci.code, WSG_CLOSE_ABNORMAL);
+    cr_expect_eq(g.sd.ci.code_sent, 0);
+    rig_fini(&g);
+}
+
+/* ---- shutdown against peers that do not cooperate --------------------------- */
+
+static void shut_count(void *ud, struct wsg_server *srv)
+{
+    struct side *sd = ud;
+    (void)srv;
+    (*(int *)sd->user)++;
+}
+
+Test(io_raw, shutdown_bounded_when_peer_ignores_close, .timeout = 20)
+{
+    struct rig g;
+    struct raw half;
+    int shutdowns = 0;
+
+    rig_init(&g);
+    g.sd.user = &shutdowns;
+    g.cfg.on_shutdown = shut_count;
+    rig_listen(&g);
+    raw_upgrade(&g);
+    cr_assert(run_until(g.loop, 3000, int_pos, &g.sd.opens));
+    /* A second peer still in the handshake. */
+    raw_connect(&half, g.port);
+    raw_sends(&half, "GET / HTTP/1.1\r\n");
+    run_until(g.loop, 50, NULL, NULL);
+    cr_expect_eq(wsg_server_session_count(g.srv), 2);
+
+    uint64_t t0 = wsg_clock_ms();
+    wsg_server_shutdown(g.srv, 1001, NULL, 300);
+    struct pframe f = next_frame(&g);
+    cr_expect_eq(f.op, WSG_OP_CLOSE);
+    cr_expect_eq(close_code_of(&f), 1001);
+    cr_expect_eq(f.len, 2 + 20);
+    cr_expect_arr_eq(f.payload + 2, "server shutting down", 20);
+    cr_expect(run_until(g.loop, 1000, raw_has_eof, &half),
+              "handshaking peer not dropped");
+    cr_expect_eq(half.len, 0);
+    cr_assert(run_until(g.loop, 3000, int_pos, &shutdowns));
+    uint64_t el = wsg_clock_ms() - t0;
+    cr_expect_geq(el, 280);
+    cr_expect_lt(el, 1500, "shutdown took %lu ms", (unsigned long)el);
+    cr_expect_eq(g.sd.closes, 1);
+    cr_expect_eq(g.sd.ci.err, WSG_ERR_TIMEOUT);
+    cr_expect_eq(g.sd.ci.code_sent, 1001);
+    cr_expect_eq(g.sd.refuses, 1);
+    cr_expect_eq(g.sd.ref_err, WSG_ERR_CLOSED);
+    cr_expect_eq(wsg_server_session_count(g.srv), 0);
+    raw_close(&half);
+    rig_fini(&g);
+}
