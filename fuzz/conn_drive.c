@@ -36,6 +36,7 @@ struct drive {
 
     /* the peer that parses our output */
     struct wsg_conn *peer;
+    struct fuzz_recording *rec;
 };
 
 /* What the inputs reached, for fuzz_conn_stats_print(). */
@@ -208,6 +209,8 @@ static void check_event(struct drive *d, int rc, const struct wsg_event *ev,
     default:
         FUZZ_CHECK(0, "unknown event type %d", (int)ev->type);
     }
+    if (d->rec && ev->type != WSG_EV_NONE)
+        fuzz_recording_add(d->rec, ev);
 }
 
 /* ---- the peer: parses our output, which must always be valid ---- */
@@ -498,6 +501,7 @@ void fuzz_conn_run(const struct fuzz_conn_opts *o, const uint8_t *wire,
     d->cfg.random.ud = &d->rnd;
     d->rng.s = o->seed;
     d->now = 1000;
+    d->rec = o->rec;
 
     int rc = wsg_conn_new(&d->cfg, &d->c);
     if (rc != WSG_OK) {

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "common.h"
+#include "model.h"
 
 struct fuzz_conn_opts {
     struct wsg_conn_config cfg; /* alloc and random are set by the driver */
@@ -14,6 +15,7 @@ struct fuzz_conn_opts {
     uint64_t seed;              /* chunking and actions */
     bool actions;               /* interleave send/ping/close/tick/drain */
     unsigned long alloc_fail_at; /* 0: never */
+    struct fuzz_recording *rec; /* non-NULL: record every event */
 };
 
 /* Feeds `wire` in chunks to a new connection, checks each event, drains the

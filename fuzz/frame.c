@@ -9,6 +9,8 @@
  *   b2  max_fragments (low nibble), max_output (high nibble)
  *   b3  seed for chunk sizes and actions
  *   b4  0xE0-0xFF: fail allocation number b4-0xDF; else no failure
+ * Without bit0, bit3 and b4's failure, the events are also compared with
+ * model.c, a reference model of RFC 6455 framing.
  * The wire bytes also drive differential checks of wsg_utf8_*, wsg_mask
  * and wsg_frame_header_write against simple reference code. */
 #include "conn_drive.h"
@@ -154,6 +156,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_mask(in.p, in.n, key, b3);
     check_header_write(in.p, in.n);
 
+    /* the reference model covers message delivery without our own sends
+     * or failing allocations */
+    struct fuzz_recording rec = {NULL, 0, 0};
+    bool model = o.cfg.delivery == WSG_DELIVER_MESSAGE && !o.actions &&
+                 !o.alloc_fail_at;
+    if (model)
+        o.rec = &rec;
     fuzz_conn_run(&o, in.p, in.n);
+    if (model)
+        fuzz_model_check(&o.cfg, in.p, in.n, &rec);
+    fuzz_recording_free(&rec);
     return 0;
 }
