@@ -244,7 +244,9 @@ static void stop_cb(struct wsg_timer *t, void *ud)
     s->count++;
     if (s->count == 3)
         wsg_loop_stop(s->loop);
-    wsg_timer_start(t, wsg_loop_now(s->loop) + 2); /* keeps the loop busy */
+    /* Keeps the loop busy; gives up after 100 so a broken stop fails fast. */
+    if (s->count < 100)
+        wsg_timer_start(t, wsg_loop_now(s->loop) + 2);
 }
 
 Test(io_loop, stop_from_callback_returns_run, .timeout = 10)
@@ -460,10 +462,11 @@ struct wstop {
 static void wstop_cb(struct wsg_watch *w, unsigned rev, void *ud)
 {
     struct wstop *s = ud;
-    (void)w;
     (void)rev;
     if (++s->n == 5)
         wsg_loop_stop(s->loop);
+    if (s->n >= 1000)
+        wsg_watch_set(w, 0); /* broken stop: end the run anyway */
 }
 
 Test(io_loop, stop_from_watch_callback, .timeout = 10)

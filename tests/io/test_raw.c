@@ -525,3 +525,173 @@ Test(io_raw, shutdown_bounded_when_peer_ignores_close, .timeout = 20)
     raw_close(&half);
     rig_fini(&g);
 }
+
+/* ---- more edges ------------------------------------------------------------- */
+
+Test(io_raw, close_without_body_reports_1005, .timeout = 20)
+{
+    struct rig g;
+    uint8_t fr[16];
+
+    rig_init(&g);
+    rig_listen(&g);
+    raw_upgrade(&g);
+    raw_send(&g.r, fr, client_frame(fr, WSG_OP_CLOSE, true, NULL, 0, KEY));
+    struct pframe f = next_frame(&g);
+    cr_expect_eq(f.op, WSG_OP_CLOSE);
+    cr_expect_eq(f.len, 0, "an empty Close is echoed empty (5.5.1)");
+    cr_assert(run_until(g.loop, 3000, raw_has_eof, &g.r));
+    raw_close(&g.r);
+    cr_assert(run_until(g.loop, 3000, int_pos, &g.sd.closes));
+    cr_expect_eq(g.sd.ci.err, WSG_OK, "%s", g.sd.ci.detail);
+    cr_expect_eq(g.sd.ci.code, WSG_CLOSE_NO_STATUS);
+    cr_expect_eq(g.sd.ci.reason_len, 0);
+    rig_fini(&g);
+}
+
+Test(io_raw, T8_T10_pipelined_unmasked_frame_gets_101_then_1002,
+     .timeout = 20)
+{
+    struct rig g;
+    uint8_t buf[1024];
+    size_t n;
+
+    rig_init(&g);
+    g.sd.echo = true;
+    rig_listen(&g);
+    raw_connect(&g.r, g.port);
+    n = upgrade_request((char *)buf, sizeof buf, g.port, NULL);
+    n += wsg_frame_header_write(buf + n, WSG_OP_TEXT, true, 0, 3, NULL);
+    memcpy(buf + n, "bad", 3);
+    raw_send(&g.r, buf, n + 3);
+    expect_101(&g);
+    struct pframe f = next_frame(&g);
+    cr_expect_eq(f.op, WSG_OP_CLOSE);
+    cr_expect_eq(close_code_of(&f), 1002);
+    cr_expect_eq(g.sd.msgs, 0);
+    rig_fini(&g);
+}
+
+/* Pause inside on_message with more frames already read: they wait in
+ * order and come out after resume. */
+struct pauser {
+    struct wsg_timer *t;
+    struct wsg_session *s;
+    int seen[8];
+    int n;
+    int during_pause;
+    bool paused;
+};
+
+static void pause_first(struct side *sd, struct wsg_session *s,
+                        const struct wsg_event *ev)
+{
+    struct pauser *pz = sd->user;
+    if (pz->paused)
+        pz->during_pause++;
+    if (ev->len == 1 && pz->n < 8)
+        pz->seen[pz->n++] = ev->data[0];
+    if (pz->n == 1) {
+        pz->s = s;
+        pz->paused = true;
+        wsg_session_pause(s);
+        wsg_timer_start(pz->t, wsg_clock_ms() + 100);
+    }
+}
+
+static void resume_later(struct wsg_timer *t, void *ud)
+{
+    struct pauser *pz = ud;
+    (void)t;
+    pz->paused = false;
+    wsg_session_resume(pz->s);
+}
+
+static bool got_five(void *arg)
+{
+    return ((struct pauser *)arg)->n >= 5;
+}
+
+Test(io_raw, pause_in_callback_keeps_pipelined_frames_in_order,
+     .timeout = 20)
+{
+    struct rig g;
+    struct pauser pz;
+    uint8_t buf[256];
+    size_t n = 0;
+
+    rig_init(&g);
+    memset(&pz, 0, sizeof pz);
+    cr_assert_eq(wsg_timer_new(g.loop, resume_later, &pz, &pz.t), WSG_OK);
+    g.sd.user = &pz;
+    g.sd.hook_message = pause_first;
+    rig_listen(&g);
+    raw_upgrade(&g);
+    for (uint8_t i = 0; i < 5; i++)
+        n += client_frame(buf + n, WSG_OP_BINARY, true, &i, 1, KEY);
+    raw_send(&g.r, buf, n); /* one segment, one read */
+    run_until(g.loop, 60, NULL, NULL);
+    cr_expect_eq(pz.n, 1, "delivered while paused");
+    run_until(g.loop, 3000, got_five, &pz);
+    cr_expect_eq(pz.during_pause, 0);
+    cr_assert_eq(pz.n, 5, "got %d of 5 after resume", pz.n);
+    for (int i = 0; i < 5; i++)
+        cr_expect_eq(pz.seen[i], i);
+    wsg_timer_free(pz.t);
+    rig_fini(&g);
+}
+
+static int defer_forever(struct side *sd, struct wsg_session *s,
+                         struct wsg_upgrade *up)
+{
+    (void)sd;
+    (void)s;
+    (void)up;
+    return WSG_UPGRADE_DEFER;
+}
+
+Test(io_raw, T5_deferred_upgrade_still_has_a_deadline, .timeout = 20)
+{
+    struct rig g;
+    char req[512];
+    uint64_t t0;
+
+    rig_init(&g);
+    g.cfg.handshake_timeout_ms = 300;
+    g.sd.hook_upgrade = defer_forever;
+    rig_listen(&g);
+    t0 = wsg_clock_ms();
+    raw_connect(&g.r, g.port);
+    raw_send(&g.r, req, upgrade_request(req, sizeof req, g.port, NULL));
+    cr_assert(run_until(g.loop, 3000, int_pos, &g.sd.closes));
+    uint64_t el = g.sd.t_close - t0;
+    cr_expect_geq(el, 280, "early: %lu ms", (unsigned long)el);
+    cr_expect_lt(el, 1500, "late: %lu ms", (unsigned long)el);
+    cr_expect_eq(g.sd.upgrades, 1);
+    cr_expect_eq(g.sd.refuses, 1);
+    cr_expect_eq(g.sd.ref_err, WSG_ERR_TIMEOUT);
+    cr_expect_eq(g.sd.ci.err, WSG_ERR_TIMEOUT);
+    cr_expect_not(g.sd.ci.opened);
+    cr_expect(run_until(g.loop, 1000, raw_has_eof, &g.r));
+    rig_fini(&g);
+}
+
+Test(io_raw, T5_silent_connection_dropped_at_deadline, .timeout = 20)
+{
+    struct rig g;
+    uint64_t t0;
+
+    rig_init(&g);
+    g.cfg.handshake_timeout_ms = 200;
+    rig_listen(&g);
+    t0 = wsg_clock_ms();
+    raw_connect(&g.r, g.port); /* sends nothing at all */
+    cr_assert(run_until(g.loop, 3000, raw_has_eof, &g.r));
+    uint64_t el = g.r.t_eof - t0;
+    cr_expect_geq(el, 180, "early: %lu ms", (unsigned long)el);
+    cr_expect_lt(el, 1000, "late: %lu ms", (unsigned long)el);
+    cr_assert(run_until(g.loop, 1000, int_pos, &g.sd.refuses));
+    cr_expect_eq(g.sd.ref_err, WSG_ERR_TIMEOUT);
+    cr_expect_not(g.sd.ref_had_request);
+    rig_fini(&g);
+}

@@ -648,3 +648,242 @@ Test(io_session, server_free_closes_open_sessions, .timeout = 20)
     cr_expect_neq(p.cli_sd.ci.err, WSG_OK);
     pair_fini(&p);
 }
+
+/* ---- per-session config from on_upgrade ------------------------------------ */
+
+static int small_limit(struct side *sd, struct wsg_session *s,
+                       struct wsg_upgrade *up)
+{
+    (void)sd;
+    (void)s;
+    up->conn.max_message = 1024;
+    up->conn.max_frame = 1024;
+    return WSG_UPGRADE_ACCEPT;
+}
+
+static void send_2000(struct side *sd, struct wsg_session *s)
+{
+    static uint8_t big[2000];
+    (void)sd;
+    cr_assert_eq(wsg_session_send(s, WSG_OP_BINARY, big, sizeof big), WSG_OK);
+}
+
+Test(io_session, H5_on_upgrade_conn_limits_apply, .timeout = 20)
+{
+    struct pair p;
+
+    pair_init(&p);
+    p.srv_sd.hook_upgrade = small_limit;
+    p.cli_sd.hook_open = send_2000;
+    pair_listen(&p);
+    pair_connect(&p);
+    cr_assert(run_until(p.loop, 5000, both_closed, &p));
+    cr_expect_eq(p.srv_sd.msgs, 0);
+    cr_expect_eq(p.srv_sd.ci.err, WSG_ERR_TOO_BIG, "server err %s",
+                 wsg_err_name(p.srv_sd.ci.err));
+    cr_expect_eq(p.srv_sd.ci.code_sent, 1009);
+    cr_expect_eq(p.cli_sd.ci.code, 1009, "client saw %u", p.cli_sd.ci.code);
+    pair_fini(&p);
+}
+
+struct frags {
+    int n, firsts, fins;
+    size_t total;
+    int bad;
+};
+
+static int stream_mode(struct side *sd, struct wsg_session *s,
+                       struct wsg_upgrade *up)
+{
+    (void)sd;
+    (void)s;
+    up->conn.delivery = WSG_DELIVER_STREAM;
+    return WSG_UPGRADE_ACCEPT;
+}
+
+static void count_frag(struct side *sd, struct wsg_session *s,
+                       const struct wsg_event *ev)
+{
+    struct frags *f = sd->user;
+    (void)s;
+    if (ev->type != WSG_EV_FRAGMENT) {
+        f->bad++;
+        return;
+    }
+    for (size_t i = 0; i < ev->len; i++)
+        if (ev->data[i] != pattern(9, f->total + i)) {
+            f->bad++;
+            break;
+        }
+    f->n++;
+    f->firsts += ev->first;
+    f->fins += ev->fin;
+    f->total += ev->len;
+}
+
+static void send_three_fragments(struct side *sd, struct wsg_session *s)
+{
+    static uint8_t buf[3000];
+    (void)sd;
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = pattern(9, i);
+    cr_assert_eq(wsg_session_send_fragment(s, WSG_OP_BINARY, buf, 1000, true,
+                                           false), WSG_OK);
+    cr_assert_eq(wsg_session_send_fragment(s, WSG_OP_BINARY, buf + 1000, 1000,
+                                           false, false), WSG_OK);
+    cr_assert_eq(wsg_session_send_fragment(s, WSG_OP_BINARY, buf + 2000, 1000,
+                                           false, true), WSG_OK);
+}
+
+Test(io_session, stream_delivery_chosen_in_on_upgrade, .timeout = 20)
+{
+    struct pair p;
+    struct frags f;
+
+    pair_init(&p);
+    memset(&f, 0, sizeof f);
+    p.srv_sd.user = &f;
+    p.srv_sd.hook_upgrade = stream_mode;
+    p.srv_sd.hook_message = count_frag;
+    p.cli_sd.hook_open = send_three_fragments;
+    pair_listen(&p);
+    pair_connect(&p);
+    cr_assert(run_until(p.loop, 5000, int_pos, &f.fins));
+    cr_expect_eq(f.bad, 0);
+    cr_expect_geq(f.n, 3);
+    cr_expect_eq(f.firsts, 1);
+    cr_expect_eq(f.fins, 1);
+    cr_expect_eq(f.total, 3000);
+    pair_fini(&p);
+}
+
+/* ---- zero-copy send, peers --------------------------------------------------- */
+
+static int released;
+static const char borrowed_buf[] = "borrowed payload";
+
+static void on_release(void *ud, const void *data)
+{
+    cr_assert_eq(ud, &released);
+    cr_assert_eq(data, borrowed_buf);
+    released++;
+}
+
+static void send_borrowed(struct side *sd, struct wsg_session *s)
+{
+    (void)sd;
+    cr_assert_eq(wsg_session_send_borrowed(s, WSG_OP_TEXT, borrowed_buf,
+                                           sizeof borrowed_buf - 1, true, true,
+                                           on_release, &released),
+                 WSG_OK);
+    cr_assert_eq(released, 0, "released before it was written");
+}
+
+Test(io_session, borrowed_send_released_once_and_peers_named, .timeout = 20)
+{
+    struct pair p;
+    char want[32];
+
+    released = 0;
+    pair_init(&p);
+    p.srv_sd.hook_open = send_borrowed;
+    pair_listen(&p);
+    pair_connect(&p);
+    cr_assert(run_until(p.loop, 5000, int_pos, &p.cli_sd.msgs));
+    cr_expect_eq(p.cli_sd.msg_len, sizeof borrowed_buf - 1);
+    cr_expect_arr_eq(p.cli_sd.msg, borrowed_buf, sizeof borrowed_buf - 1);
+    cr_expect_eq(released, 1);
+    /* "ip:port" on both sides. */
+    snprintf(want, sizeof want, "127.0.0.1:%u",
+             (unsigned)wsg_server_port(p.srv));
+    cr_expect_str_eq(wsg_session_peer(p.cli), want);
+    cr_assert_not_null(p.srv_sd.s);
+    cr_expect_eq(strncmp(wsg_session_peer(p.srv_sd.s), "127.0.0.1:", 10), 0,
+                 "%s", wsg_session_peer(p.srv_sd.s));
+    cr_expect_str_neq(wsg_session_peer(p.srv_sd.s), want);
+    cr_expect_str_eq(wsg_session_peer(NULL), "unknown");
+    cr_expect_str_eq(wsg_session_protocol(NULL), "");
+    cr_expect_eq(wsg_session_pending(p.cli), 0);
+    pair_fini(&p);
+    cr_expect_eq(released, 1);
+}
+
+/* ---- shutdown and free from callbacks ---------------------------------------- */
+
+struct selfshut {
+    struct wsg_server *srv;
+    int shutdowns;
+};
+
+static void shutdown_on_message(struct side *sd, struct wsg_session *s,
+                                const struct wsg_event *ev)
+{
+    struct selfshut *ss = sd->user;
+    (void)s;
+    (void)ev;
+    wsg_server_shutdown(ss->srv, 1012, "restart", 2000);
+}
+
+static void free_on_shutdown(void *ud, struct wsg_server *srv)
+{
+    struct side *sd = ud;
+    struct selfshut *ss = sd->user;
+    cr_assert_eq(srv, ss->srv);
+    ss->shutdowns++;
+    wsg_server_free(srv); /* not a session callback: allowed */
+    ss->srv = NULL;
+}
+
+Test(io_session, shutdown_from_on_message_and_free_from_on_shutdown,
+     .timeout = 20)
+{
+    struct pair p;
+    struct selfshut ss = {NULL, 0};
+
+    pair_init(&p);
+    p.srv_sd.user = &ss;
+    p.srv_sd.hook_message = shutdown_on_message;
+    p.scfg.on_shutdown = free_on_shutdown;
+    p.cli_sd.hook_open = send_one;
+    pair_listen(&p);
+    ss.srv = p.srv;
+    pair_connect(&p);
+    cr_assert(run_until(p.loop, 5000, int_pos, &ss.shutdowns));
+    cr_assert(run_until(p.loop, 3000, int_pos, &p.cli_sd.closes));
+    cr_expect_null(ss.srv);
+    cr_expect_eq(p.cli_sd.ci.code, 1012);
+    cr_expect_str_eq(p.cli_sd.ci_reason, "restart");
+    cr_expect_eq(p.srv_sd.closes, 1);
+    p.srv = NULL; /* freed by on_shutdown */
+    pair_fini(&p);
+}
+
+/* ---- max_connections ----------------------------------------------------------- */
+
+Test(io_session, max_connections_defers_accepting, .timeout = 20)
+{
+    struct pair p;
+    struct side c2;
+    struct wsg_session *s2 = NULL;
+
+    pair_init(&p);
+    side_init(&c2, p.loop);
+    p.scfg.max_connections = 1;
+    pair_listen(&p);
+    pair_connect(&p);
+    cr_assert(run_until(p.loop, 5000, int_pos, &p.cli_sd.opens));
+    struct wsg_client_config cc = p.ccfg;
+    side_callbacks(&c2, &cc.cb);
+    cr_assert_eq(wsg_client_connect(p.loop, &cc, &s2), WSG_OK);
+    run_until(p.loop, 300, NULL, NULL);
+    cr_expect_eq(c2.opens, 0, "accepted over max_connections");
+    cr_expect_eq(wsg_server_session_count(p.srv), 1);
+    /* One leaves: the waiting one is served. */
+    cr_assert_eq(wsg_session_close(p.cli, 1000, NULL), WSG_OK);
+    cr_assert(run_until(p.loop, 5000, int_pos, &c2.opens));
+    cr_expect_eq(p.srv_sd.upgrades, 2);
+    cr_assert_eq(wsg_session_close(s2, 1000, NULL), WSG_OK);
+    cr_assert(run_until(p.loop, 5000, int_pos, &c2.closes));
+    pair_fini(&p);
+    side_fini(&c2);
+}
