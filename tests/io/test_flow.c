@@ -229,6 +229,8 @@ struct flood {
     bool blocked;
     int bad;
     size_t parsed;                  /* consumed prefix of r.in */
+    enum wsg_opcode op, reply_op;   /* what we send, what comes back */
+    size_t plen;                    /* payload bytes per frame */
 };
 
 static void flood_send(struct flood *f)
@@ -240,13 +242,12 @@ static void flood_send(struct flood *f)
             uint8_t key[4];
             if (f->built >= f->limit)
                 return;
-            for (size_t i = 0; i < FMSG; i++)
+            for (size_t i = 0; i < f->plen; i++)
                 pl[i] = pattern(f->built, i);
             memcpy(pl, &f->built, 4);
             memcpy(key, &f->built, 4);
             key[0] ^= 0x5a;
-            f->flen = client_frame(f->frame, WSG_OP_BINARY, true, pl, FMSG,
-                                   key);
+            f->flen = client_frame(f->frame, f->op, true, pl, f->plen, key);
             f->foff = 0;
             f->built++;
         }
@@ -271,13 +272,13 @@ static void flood_recv(struct flood *f)
     raw_pump(&f->r);
     while (parse_frame(f->r.in + f->parsed, f->r.len - f->parsed, &pf)) {
         uint32_t seq;
-        if (pf.op != WSG_OP_BINARY || pf.len != FMSG || pf.masked) {
+        if (pf.op != f->reply_op || pf.len != f->plen || pf.masked) {
             f->bad++;
         } else {
             memcpy(&seq, pf.payload, 4);
             if (seq != f->next_recv)
                 f->bad++;
-            for (size_t i = 4; i < FMSG; i++)
+            for (size_t i = 4; i < f->plen; i++)
                 if (pf.payload[i] != pattern(seq, i)) {
                     f->bad++;
                     break;
@@ -336,6 +337,8 @@ Test(io_flow, H12_echo_server_stops_reading_a_peer_that_does_not_read,
     cr_assert_eq(raw_status(&f->r), 101);
     f->parsed = raw_head_len(&f->r);
     f->limit = UINT32_MAX;
+    f->op = f->reply_op = WSG_OP_BINARY;
+    f->plen = FMSG;
 
     /* Phase 1: flood, never read, until our sends block for 300 ms. */
     uint64_t t0 = wsg_clock_ms();
@@ -374,6 +377,75 @@ Test(io_flow, H12_echo_server_stops_reading_a_peer_that_does_not_read,
     cr_expect_eq((uint32_t)ss.msgs, f->limit);
     cr_expect_leq(e.max_pending, MAX_OUTPUT);
     cr_expect_geq(ss.drains, 1);
+    cr_expect_eq(ss.closes, 0);
+    raw_close(&f->r);
+    cr_expect(run_until(loop, 3000, int_pos, &ss.closes));
+    loop_finish(loop, srv, NULL);
+    side_fini(&ss);
+    free(f);
+}
+
+/* T12: a ping flood from a peer that never reads: the automatic pongs are
+ * output like any other, so reading pauses and memory stays bounded; once
+ * the peer reads, every ping got its pong, in order. */
+Test(io_flow, T12_H12_ping_flood_from_a_peer_that_does_not_read,
+     .timeout = 30)
+{
+    struct wsg_loop *loop = loop_new();
+    struct side ss;
+    struct wsg_server_config scfg;
+    struct wsg_server *srv;
+    struct flood *f = calloc(1, sizeof *f);
+    int small = 64 * 1024;
+    char req[512];
+    size_t max_pending = 0;
+
+    side_init(&ss, loop);
+    server_config(&scfg, &ss);
+    scfg.conn.max_output = MAX_OUTPUT;
+    srv = server_start(loop, &scfg, &ss);
+    raw_connect(&f->r, wsg_server_port(srv));
+    (void)setsockopt(f->r.fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    (void)setsockopt(f->r.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    raw_send(&f->r, req, upgrade_request(req, sizeof req,
+                                         wsg_server_port(srv), NULL));
+    cr_assert(run_until(loop, 3000, raw_has_head, &f->r));
+    cr_assert_eq(raw_status(&f->r), 101);
+    f->parsed = raw_head_len(&f->r);
+    f->limit = UINT32_MAX;
+    f->op = WSG_OP_PING;
+    f->reply_op = WSG_OP_PONG;
+    f->plen = 125;
+
+    uint64_t t0 = wsg_clock_ms();
+    f->last_progress = t0;
+    while (wsg_clock_ms() - t0 < 8000) {
+        flood_send(f);
+        if (f->blocked && wsg_clock_ms() - f->last_progress >= 300)
+            break;
+        wsg_loop_run_once(loop, 2);
+        if (ss.s && wsg_session_pending(ss.s) > max_pending)
+            max_pending = wsg_session_pending(ss.s);
+    }
+    cr_assert(f->blocked, "the server absorbed %u pings without blocking",
+              f->built);
+    cr_assert_not_null(ss.s);
+    cr_expect_leq(max_pending, MAX_OUTPUT, "pong backlog %zu over budget",
+                  max_pending);
+    cr_expect_gt(max_pending, MAX_OUTPUT / 4, "output never filled (%zu)",
+                 max_pending);
+
+    f->limit = f->built;
+    t0 = wsg_clock_ms();
+    while (f->next_recv < f->limit && f->bad == 0 &&
+           wsg_clock_ms() - t0 < 10000) {
+        flood_send(f);
+        flood_recv(f);
+        wsg_loop_run_once(loop, 2);
+    }
+    cr_expect_eq(f->next_recv, f->limit, "got %u pongs for %u pings",
+                 f->next_recv, f->limit);
+    cr_expect_eq(f->bad, 0, "pongs out of order or wrong");
     cr_expect_eq(ss.closes, 0);
     raw_close(&f->r);
     cr_expect(run_until(loop, 3000, int_pos, &ss.closes));

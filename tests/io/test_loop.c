@@ -600,3 +600,42 @@ Test(io_rng, random_plugs_into_core_masks, .timeout = 10)
     wsg_conn_free(c);
     wsg_rng_free(rng);
 }
+
+/* BUG (open, reported to the lead; this test fails until lib/io is fixed):
+ * lib/io/loop.c wsg_watch_free says "the fd may be closed already (then it
+ * left the epoll set by itself)", but it then calls EPOLL_CTL_DEL by fd
+ * number. If that number was reused meanwhile by a new watched fd, freeing
+ * the stale watch silently unregisters the new one, which never fires
+ * again (a connection that hangs until its deadline). */
+Test(io_loop, BUG_watch_free_after_close_spares_a_reused_fd, .timeout = 10)
+{
+    struct wsg_loop *loop = loop_new();
+    int a[2], b[2];
+    struct wsg_watch *wa, *wb;
+    struct wrec ra, rb;
+
+    memset(&ra, 0, sizeof ra);
+    memset(&rb, 0, sizeof rb);
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, a), 0);
+    cr_assert_eq(wsg_watch_new(loop, a[0], WSG_IO_READ, wrec_cb, &ra, &wa),
+                 WSG_OK);
+    int old = a[0];
+    close(a[0]);
+    close(a[1]);
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, b), 0);
+    cr_assert_eq(b[0], old, "fd number not reused (%d vs %d)", b[0], old);
+    rb.read_it = true;
+    cr_assert_eq(wsg_watch_new(loop, b[0], WSG_IO_READ, wrec_cb, &rb, &wb),
+                 WSG_OK);
+    wsg_watch_free(wa); /* the stale watch of the closed fd */
+    cr_assert_eq(write(b[1], "y", 1), 1);
+    run_until(loop, 100, int_pos, &rb.n);
+    cr_expect_eq(ra.n, 0);
+    cr_expect_eq(rb.n, 1, "the new watch on the reused fd number was "
+                          "unregistered by freeing the stale one");
+    wsg_watch_free(wb);
+    wsg_loop_run_once(loop, 0);
+    close(b[0]);
+    close(b[1]);
+    wsg_loop_free(loop);
+}

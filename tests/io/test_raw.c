@@ -695,3 +695,57 @@ Test(io_raw, T5_silent_connection_dropped_at_deadline, .timeout = 20)
     cr_expect_not(g.sd.ref_had_request);
     rig_fini(&g);
 }
+
+Test(io_raw, T8_large_frame_pipelined_behind_the_head, .timeout = 20)
+{
+    struct rig g;
+    size_t big = 200 * 1024, n;
+    uint8_t *buf = malloc(big + 1024), *pl = malloc(big);
+
+    for (size_t i = 0; i < big; i++)
+        pl[i] = pattern(11, i);
+    rig_init(&g);
+    g.sd.echo = true;
+    rig_listen(&g);
+    raw_connect(&g.r, g.port);
+    n = upgrade_request((char *)buf, 1024, g.port, NULL);
+    n += client_frame(buf + n, WSG_OP_BINARY, true, pl, big, KEY);
+    raw_send(&g.r, buf, n); /* bigger than one 64 KiB read */
+    expect_101(&g);
+    expect_frame(&g, WSG_OP_BINARY, pl, big);
+    cr_expect_eq(g.sd.msgs, 1);
+    free(buf);
+    free(pl);
+    rig_fini(&g);
+}
+
+Test(io_raw, T8_pipelined_frames_and_pause_in_the_first_callback,
+     .timeout = 20)
+{
+    struct rig g;
+    struct pauser pz;
+    uint8_t buf[1024];
+    size_t n;
+
+    rig_init(&g);
+    memset(&pz, 0, sizeof pz);
+    cr_assert_eq(wsg_timer_new(g.loop, resume_later, &pz, &pz.t), WSG_OK);
+    g.sd.user = &pz;
+    g.sd.hook_message = pause_first;
+    rig_listen(&g);
+    raw_connect(&g.r, g.port);
+    n = upgrade_request((char *)buf, sizeof buf, g.port, NULL);
+    for (uint8_t i = 0; i < 5; i++)
+        n += client_frame(buf + n, WSG_OP_BINARY, true, &i, 1, KEY);
+    raw_send(&g.r, buf, n);
+    expect_101(&g);
+    run_until(g.loop, 60, NULL, NULL);
+    cr_expect_eq(pz.n, 1, "delivered while paused");
+    run_until(g.loop, 3000, got_five, &pz);
+    cr_expect_eq(pz.during_pause, 0);
+    cr_assert_eq(pz.n, 5, "got %d of 5 after resume", pz.n);
+    for (int i = 0; i < 5; i++)
+        cr_expect_eq(pz.seen[i], i);
+    wsg_timer_free(pz.t);
+    rig_fini(&g);
+}

@@ -887,3 +887,24 @@ Test(io_session, max_connections_defers_accepting, .timeout = 20)
     pair_fini(&p);
     side_fini(&c2);
 }
+
+Test(io_session, ipv6_loopback_round_trip, .timeout = 20)
+{
+    struct pair p;
+    char want[64];
+
+    pair_init(&p);
+    p.scfg.host = "::1";
+    p.srv_sd.echo = true;
+    p.cli_sd.hook_open = send_one;
+    pair_listen(&p);
+    p.ccfg.host = "::1";
+    pair_connect(&p);
+    cr_assert(run_until(p.loop, 5000, int_pos, &p.cli_sd.msgs));
+    cr_expect_arr_eq(p.cli_sd.msg, "hi", 2);
+    snprintf(want, sizeof want, "[::1]:%u", (unsigned)wsg_server_port(p.srv));
+    cr_expect_str_eq(wsg_session_peer(p.cli), want);
+    cr_expect_eq(strncmp(wsg_session_peer(p.srv_sd.s), "[::1]:", 6), 0, "%s",
+                 wsg_session_peer(p.srv_sd.s));
+    pair_fini(&p);
+}
