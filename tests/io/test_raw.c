@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -747,5 +748,85 @@ Test(io_raw, T8_pipelined_frames_and_pause_in_the_first_callback,
     for (int i = 0; i < 5; i++)
         cr_expect_eq(pz.seen[i], i);
     wsg_timer_free(pz.t);
+    rig_fini(&g);
+}
+
+/* io.h: the library never raises SIGPIPE. The peer asks for a lot and
+ * closes at once (FIN): the server's first write lands on a closed socket,
+ * which answers with a reset, and the next write in the same batch would
+ * raise SIGPIPE without MSG_NOSIGNAL (Criterion reports a signal as a
+ * crash). The session ends with an error and the process lives. */
+static void send_a_lot(struct side *sd, struct wsg_session *s,
+                       const struct wsg_event *ev)
+{
+    static uint8_t blob[512 * 1024];
+    (void)sd;
+    (void)ev;
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(wsg_session_send(s, WSG_OP_BINARY, blob, sizeof blob),
+                     WSG_OK);
+}
+
+Test(io_raw, peer_gone_while_writing_raises_no_sigpipe, .timeout = 20)
+{
+    struct rig g;
+    uint8_t fr[32];
+
+    rig_init(&g);
+    g.sd.hook_message = send_a_lot;
+    rig_listen(&g);
+    raw_upgrade(&g);
+    raw_send(&g.r, fr, client_frame(fr, WSG_OP_TEXT, true, "go", 2, KEY));
+    close(g.r.fd); /* nothing unread: an orderly FIN */
+    g.r.fd = -1;
+    cr_assert(run_until(g.loop, 3000, int_pos, &g.sd.closes));
+    cr_expect_eq(g.sd.msgs, 1);
+    cr_expect(g.sd.ci.err == WSG_ERR_PEER_CLOSED || g.sd.ci.err == WSG_ERR_IO,
+              "err %s", wsg_err_name(g.sd.ci.err));
+    cr_expect(g.sd.ci.opened);
+    rig_fini(&g);
+}
+
+/* H13: a refusal reaches the client intact even though the client keeps
+ * sending and reads only later: closing with unread input would reset the
+ * connection and destroy the unread response in the client's kernel; the
+ * lingering close (FIN, then drain) must prevent that. */
+Test(io_raw, refusal_intact_while_client_keeps_sending, .timeout = 20)
+{
+    struct rig g;
+    static uint8_t junk[16384];
+    size_t sent = 0;
+
+    memset(junk, 'j', sizeof junk);
+    rig_init(&g);
+    rig_listen(&g);
+    raw_connect(&g.r, g.port);
+    raw_sends(&g.r, "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                    "Sec-WebSocket-Key: " RFC_KEY "\r\n"
+                    "Sec-WebSocket-Version: 8\r\n\r\n");
+    /* 300 ms of sending without reading a byte. */
+    uint64_t t0 = wsg_clock_ms();
+    while (wsg_clock_ms() - t0 < 300) {
+        ssize_t w = send(g.r.fd, junk, sizeof junk, MSG_NOSIGNAL);
+        if (w > 0)
+            sent += (size_t)w;
+        wsg_loop_run_once(g.loop, 2);
+    }
+    cr_expect_gt(sent, 100000u, "the client could not keep sending (%zu)",
+                 sent);
+    /* Now read: the whole response, then an orderly end. */
+    cr_assert(run_until(g.loop, 3000, raw_has_eof, &g.r), "no end");
+    cr_expect_not(g.r.reset, "connection reset: the refusal was destroyed");
+    cr_expect_eq(raw_status(&g.r), 426, "got %zu bytes: %.*s", g.r.len,
+                 (int)g.r.len, (const char *)g.r.in);
+    size_t h = raw_head_len(&g.r);
+    cr_assert_gt(h, 0);
+    const char *cl = memmem(g.r.in, h, "Content-Length: ", 16);
+    cr_assert_not_null(cl);
+    cr_expect_eq(g.r.len - h, (size_t)atoi(cl + 16), "body cut short");
+    raw_close(&g.r);
+    cr_assert(run_until(g.loop, 3000, int_pos, &g.sd.refuses));
+    cr_expect_eq(g.sd.ref_status, 426);
     rig_fini(&g);
 }
