@@ -1,7 +1,7 @@
 /* Shared helpers for the fuzz harnesses (shared/STYLE.md item 13).
  *
  * Every harness exports LLVMFuzzerTestOneInput(). It is linked either with
- * libFuzzer (-Dfuzz=true, clang) or with replay.c, a main() that runs the
+ * libFuzzer (clang with libFuzzer available) or with replay.c, a main() that runs the
  * files of a corpus; AFL++ can drive it the same way. A harness aborts on
  * any answer the public headers do not document. */
 #ifndef WSG_FUZZ_COMMON_H

@@ -98,7 +98,8 @@ static long run_dir(const char *dir)
             abort();
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_names);
+    if (n > 1)
+        qsort(names, n, sizeof *names, cmp_names);
     long count = 0;
     for (size_t i = 0; i < n; i++) {
         size_t plen = strlen(dir) + strlen(names[i]) + 2;

@@ -15,7 +15,7 @@ bd=${WSG_FUZZ_BUILD:-$src/build-fz-clang}
 harnesses=${*:-frame-server frame-client hs-request hs-response}
 
 if [ ! -f "$bd/build.ninja" ]; then
-    CC=clang meson setup "$bd" "$src" -Dfuzz=true -Dtests=false \
+    CC=clang meson setup "$bd" "$src"  \
         -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
 fi
 targets=
