@@ -187,7 +187,10 @@ struct wsg_event {
     bool fin;                   /* FRAGMENT: last piece of the message */
     uint8_t rsv;                /* RSV bits of the message's first frame */
     uint16_t close_code;        /* CLOSE: peer's code (1005 if none);
-                                   FAIL: the code we sent */
+                                   FAIL: the code for the violation. If we
+                                   had sent a Close already, that one
+                                   stands: wsg_conn_close_sent() says what
+                                   went on the wire */
     const char *reason;         /* CLOSE/FAIL: UTF-8, not NUL-terminated */
     size_t reason_len;
     int err;                    /* FAIL: the wsg_err that caused it */
@@ -276,15 +279,20 @@ WSG_API size_t wsg_conn_output_pending(const struct wsg_conn *c);
 
 enum wsg_conn_state {
     WSG_STATE_OPEN = 0,
-    WSG_STATE_CLOSING, /* a Close was sent or received, not both */
-    WSG_STATE_CLOSED   /* both Close frames seen, deadline passed, or failed */
+    WSG_STATE_CLOSING, /* a Close was sent or received, not both; also
+                          after a failure while the failing Close is still
+                          queued */
+    WSG_STATE_CLOSED   /* both Close frames seen, the close deadline
+                          passed, or failed and the failing Close taken
+                          out of the output */
 };
 
 WSG_API enum wsg_conn_state wsg_conn_state(const struct wsg_conn *c);
 
 /* True once the transport should be closed: the connection is CLOSED and
- * its output is drained (RFC 6455 section 7.1.1: the server closes TCP
- * first; a client may wait a little for the server to do it). */
+ * its output is drained, or the close deadline passed (then whatever is
+ * still queued is abandoned). RFC 6455 section 7.1.1: the server closes
+ * TCP first; a client may wait a little for the server to do it. */
 WSG_API bool wsg_conn_should_close_transport(const struct wsg_conn *c);
 
 /* Drives deadlines (the close handshake deadline). Returns WSG_OK or
