@@ -377,3 +377,134 @@ bool parse_frame(const uint8_t *p, size_t n, struct pframe *f)
     f->size = h + (size_t)len;
     return true;
 }
+
+/* ---- a server and a client in one loop ------------------------------------ */
+
+void pair_init(struct pair *p)
+{
+    memset(p, 0, sizeof *p);
+    p->loop = loop_new();
+    side_init(&p->srv_sd, p->loop);
+    side_init(&p->cli_sd, p->loop);
+    server_config(&p->scfg, &p->srv_sd);
+}
+
+/* Starts the server from p->scfg and prepares p->ccfg (tweak before
+ * pair_connect). */
+void pair_listen(struct pair *p)
+{
+    p->srv = server_start(p->loop, &p->scfg, &p->srv_sd);
+    client_config(&p->ccfg, &p->cli_sd, wsg_server_port(p->srv));
+}
+
+void pair_connect(struct pair *p)
+{
+    cr_assert_eq(wsg_client_connect(p->loop, &p->ccfg, &p->cli), WSG_OK);
+    cr_assert_not_null(p->cli);
+}
+
+void pair_fini(struct pair *p)
+{
+    loop_finish(p->loop, p->srv, &p->cli_sd);
+    side_fini(&p->srv_sd);
+    side_fini(&p->cli_sd);
+}
+
+bool pair_both_closed(void *arg)
+{
+    struct pair *p = arg;
+    return p->srv_sd.closes > 0 && p->cli_sd.closes > 0;
+}
+
+void send_one(struct side *sd, struct wsg_session *s)
+{
+    (void)sd;
+    cr_assert_eq(wsg_session_send(s, WSG_OP_TEXT, "hi", 2), WSG_OK);
+}
+
+/* ---- a server and a raw peer ---------------------------------------------- */
+
+const uint8_t RAW_KEY[4] = {0x37, 0xfa, 0x21, 0x3d};
+
+
+void rig_init(struct rig *g)
+{
+    memset(g, 0, sizeof *g);
+    g->loop = loop_new();
+    side_init(&g->sd, g->loop);
+    server_config(&g->cfg, &g->sd);
+    g->r.fd = -1;
+}
+
+void rig_listen(struct rig *g)
+{
+    g->srv = server_start(g->loop, &g->cfg, &g->sd);
+    g->port = wsg_server_port(g->srv);
+}
+
+void rig_fini(struct rig *g)
+{
+    raw_close(&g->r);
+    loop_finish(g->loop, g->srv, NULL);
+    side_fini(&g->sd);
+}
+
+/* Runs until the raw peer has the whole response head; checks a 101 with
+ * the accept value of RFC_KEY. */
+void expect_101(struct rig *g)
+{
+    cr_assert(run_until(g->loop, 3000, raw_has_head, &g->r),
+              "no response head (%zu bytes)", g->r.len);
+    cr_assert_eq(raw_status(&g->r), 101, "status %d: %.*s", raw_status(&g->r),
+                 (int)g->r.len, (const char *)g->r.in);
+    g->off = raw_head_len(&g->r);
+    cr_assert_not_null(memmem(g->r.in, g->off, "Sec-WebSocket-Accept: " RFC_ACCEPT
+                              "\r\n", 22 + 28 + 2));
+}
+
+struct want_frame {
+    struct rig *g;
+    struct pframe f;
+};
+
+static bool have_frame(void *arg)
+{
+    struct want_frame *w = arg;
+    raw_pump(&w->g->r);
+    return parse_frame(w->g->r.in + w->g->off, w->g->r.len - w->g->off, &w->f);
+}
+
+/* The next server frame (asserts that one arrives). */
+struct pframe next_frame(struct rig *g)
+{
+    struct want_frame w;
+    w.g = g;
+    cr_assert(run_until(g->loop, 3000, have_frame, &w), "no frame");
+    cr_assert_not(w.f.masked, "server frame is masked");
+    g->off += w.f.size;
+    return w.f;
+}
+
+void expect_frame(struct rig *g, enum wsg_opcode op, const void *data,
+                         size_t len)
+{
+    struct pframe f = next_frame(g);
+    cr_expect_eq(f.op, op, "opcode %d, want %d", f.op, op);
+    cr_expect(f.fin);
+    cr_assert_eq(f.len, len, "length %zu, want %zu", f.len, len);
+    cr_expect_arr_eq(f.payload, data, len);
+}
+
+uint16_t close_code_of(const struct pframe *f)
+{
+    cr_assert_geq(f->len, 2);
+    return (uint16_t)((f->payload[0] << 8) | f->payload[1]);
+}
+
+void raw_upgrade(struct rig *g)
+{
+    char req[512];
+    raw_connect(&g->r, g->port);
+    raw_send(&g->r, req, upgrade_request(req, sizeof req, g->port, NULL));
+    expect_101(g);
+}

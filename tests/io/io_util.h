@@ -135,6 +135,57 @@ struct pframe {
  * payload left masked). false: incomplete. */
 bool parse_frame(const uint8_t *p, size_t n, struct pframe *f);
 
+/* ---- a server and a client in one loop ------------------------------------ */
+
+struct pair {
+    struct wsg_loop *loop;
+    struct side srv_sd, cli_sd;
+    struct wsg_server_config scfg;
+    struct wsg_client_config ccfg;
+    struct wsg_server *srv;
+    struct wsg_session *cli;
+};
+
+void pair_init(struct pair *p);
+/* Starts the server from p->scfg and prepares p->ccfg (tweak before
+ * pair_connect). */
+void pair_listen(struct pair *p);
+void pair_connect(struct pair *p);
+void pair_fini(struct pair *p);
+/* cond: both ends have seen on_close. */
+bool pair_both_closed(void *arg);
+/* hook_open: sends "hi". */
+void send_one(struct side *sd, struct wsg_session *s);
+
+/* ---- a server and a raw peer ---------------------------------------------- */
+
+/* Mask key of the raw peer's frames. */
+extern const uint8_t RAW_KEY[4];
+
+struct rig {
+    struct wsg_loop *loop;
+    struct side sd;
+    struct wsg_server_config cfg;
+    struct wsg_server *srv;
+    uint16_t port;
+    struct raw r;
+    size_t off;                     /* read cursor into r.in */
+};
+
+void rig_init(struct rig *g);
+void rig_listen(struct rig *g);
+void rig_fini(struct rig *g);
+/* Connects the raw peer, sends the upgrade, expects the 101. */
+void raw_upgrade(struct rig *g);
+/* Runs until the raw peer has the response head; checks a 101 with the
+ * accept value of RFC_KEY; moves the cursor past it. */
+void expect_101(struct rig *g);
+/* The next server frame (asserts that one arrives, unmasked). */
+struct pframe next_frame(struct rig *g);
+void expect_frame(struct rig *g, enum wsg_opcode op, const void *data,
+                  size_t len);
+uint16_t close_code_of(const struct pframe *f);
+
 /* Deterministic payload byte i of message `seq`. */
 static inline uint8_t pattern(uint32_t seq, size_t i)
 {

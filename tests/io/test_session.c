@@ -1,6 +1,7 @@
 /* lib/io end to end: wsg_server and wsg_client in one loop on 127.0.0.1:
  * open, round trips, close codes on both sides, upgrade refusals, deferred
- * upgrades, subprotocols, session data, aborts from callbacks, shutdown. */
+ * upgrades, subprotocols, session data, aborts from callbacks, per-session
+ * config, zero-copy sends. Server lifecycle is in test_server.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,51 +12,6 @@
 #include <criterion/criterion.h>
 
 #include "io_util.h"
-
-struct pair {
-    struct wsg_loop *loop;
-    struct side srv_sd, cli_sd;
-    struct wsg_server_config scfg;
-    struct wsg_client_config ccfg;
-    struct wsg_server *srv;
-    struct wsg_session *cli;
-};
-
-static void pair_init(struct pair *p)
-{
-    memset(p, 0, sizeof *p);
-    p->loop = loop_new();
-    side_init(&p->srv_sd, p->loop);
-    side_init(&p->cli_sd, p->loop);
-    server_config(&p->scfg, &p->srv_sd);
-}
-
-/* Starts the server from p->scfg and prepares p->ccfg (tweak before
- * pair_connect). */
-static void pair_listen(struct pair *p)
-{
-    p->srv = server_start(p->loop, &p->scfg, &p->srv_sd);
-    client_config(&p->ccfg, &p->cli_sd, wsg_server_port(p->srv));
-}
-
-static void pair_connect(struct pair *p)
-{
-    cr_assert_eq(wsg_client_connect(p->loop, &p->ccfg, &p->cli), WSG_OK);
-    cr_assert_not_null(p->cli);
-}
-
-static void pair_fini(struct pair *p)
-{
-    loop_finish(p->loop, p->srv, &p->cli_sd);
-    side_fini(&p->srv_sd);
-    side_fini(&p->cli_sd);
-}
-
-static bool both_closed(void *arg)
-{
-    struct pair *p = arg;
-    return p->srv_sd.closes > 0 && p->cli_sd.closes > 0;
-}
 
 /* ---- round trip and close codes ------------------------------------------ */
 
@@ -135,7 +91,7 @@ Test(io_session, text_binary_round_trip_and_client_close_code, .timeout = 20)
     pair_listen(&p);
     pair_connect(&p);
 
-    cr_assert(run_until(p.loop, 5000, both_closed, &p), "no close in time");
+    cr_assert(run_until(p.loop, 5000, pair_both_closed, &p), "no close in time");
     cr_expect_eq(sc.step, 3);
     cr_expect_eq(sc.bad, 0, "%d messages came back wrong", sc.bad);
     cr_expect_eq(p.srv_sd.msgs, 3);
@@ -177,12 +133,6 @@ static void close_after_first(struct side *sd, struct wsg_session *s,
     cr_assert_eq(wsg_session_close(s, 1000, NULL), WSG_ERR_STATE);
 }
 
-static void send_one(struct side *sd, struct wsg_session *s)
-{
-    (void)sd;
-    cr_assert_eq(wsg_session_send(s, WSG_OP_TEXT, "hi", 2), WSG_OK);
-}
-
 Test(io_session, server_close_code_and_reason_reach_client, .timeout = 20)
 {
     struct pair p;
@@ -192,7 +142,7 @@ Test(io_session, server_close_code_and_reason_reach_client, .timeout = 20)
     p.cli_sd.hook_open = send_one;
     pair_listen(&p);
     pair_connect(&p);
-    cr_assert(run_until(p.loop, 5000, both_closed, &p));
+    cr_assert(run_until(p.loop, 5000, pair_both_closed, &p));
     cr_expect_eq(p.cli_sd.ci.err, WSG_OK, "%s", p.cli_sd.ci.detail);
     cr_expect_eq(p.cli_sd.ci.code, 1001);
     cr_expect_str_eq(p.cli_sd.ci_reason, "server going away");
@@ -239,7 +189,7 @@ Test(io_session, on_upgrade_refuses_403, .timeout = 20)
     p.srv_sd.hook_upgrade = refuse_403;
     pair_listen(&p);
     pair_connect(&p);
-    cr_assert(run_until(p.loop, 5000, both_closed, &p));
+    cr_assert(run_until(p.loop, 5000, pair_both_closed, &p));
     cr_expect_eq(p.cli_sd.opens, 0);
     cr_expect_not(p.cli_sd.ci.opened);
     cr_expect_eq(p.cli_sd.ci.http_status, 403);
@@ -349,7 +299,7 @@ Test(io_session, deferred_upgrade_then_accept, .timeout = 20)
     cr_expect_arr_eq(p.cli_sd.msg, "hi", 2);
 
     cr_assert_eq(wsg_session_close(p.cli, 1000, NULL), WSG_OK);
-    cr_assert(run_until(p.loop, 5000, both_closed, &p));
+    cr_assert(run_until(p.loop, 5000, pair_both_closed, &p));
     cr_expect_eq(p.srv_sd.data_at_close, &d.tag);
     cr_expect_eq(p.cli_sd.data_at_close, &ctag);
     cr_expect_eq(p.srv_sd.ci.code, 1000);
@@ -371,7 +321,7 @@ Test(io_session, deferred_upgrade_then_refuse_401, .timeout = 20)
     p.srv_sd.hook_upgrade = defer_upgrade;
     pair_listen(&p);
     pair_connect(&p);
-    cr_assert(run_until(p.loop, 5000, both_closed, &p));
+    cr_assert(run_until(p.loop, 5000, pair_both_closed, &p));
     cr_expect_eq(d.accept_rc, WSG_OK);
     cr_expect_eq(d.again_rc, WSG_ERR_STATE);
     cr_expect_eq(p.cli_sd.opens, 0);
@@ -446,7 +396,7 @@ Test(io_session, subprotocol_not_offered_is_refused_500, .timeout = 20)
     p.ccfg.hs.protocols = protos2;
     p.ccfg.hs.protocol_count = 2;
     pair_connect(&p);
-    cr_assert(run_until(p.loop, 5000, both_closed, &p));
+    cr_assert(run_until(p.loop, 5000, pair_both_closed, &p));
     cr_expect_eq(p.cli_sd.opens, 0);
     cr_expect_eq(p.srv_sd.opens, 0);
     cr_expect_eq(p.cli_sd.ci.http_status, 500);
@@ -478,7 +428,7 @@ Test(io_session, abort_inside_on_message, .timeout = 20)
     p.cli_sd.hook_open = send_one;
     pair_listen(&p);
     pair_connect(&p);
-    cr_assert(run_until(p.loop, 5000, both_closed, &p));
+    cr_assert(run_until(p.loop, 5000, pair_both_closed, &p));
     cr_expect_eq(p.srv_sd.closes, 1);
     cr_expect_eq(p.srv_sd.ci.err, WSG_ERR_POLICY);
     cr_expect(p.srv_sd.ci.opened);
@@ -503,7 +453,7 @@ Test(io_session, client_abort_inside_on_open, .timeout = 20)
     p.cli_sd.hook_open = abort_on_open;
     pair_listen(&p);
     pair_connect(&p);
-    cr_assert(run_until(p.loop, 5000, both_closed, &p));
+    cr_assert(run_until(p.loop, 5000, pair_both_closed, &p));
     cr_expect_eq(p.cli_sd.closes, 1);
     cr_expect_eq(p.cli_sd.ci.err, WSG_ERR_CLOSED);
     cr_expect(p.cli_sd.ci.opened);
@@ -553,108 +503,6 @@ Test(io_session, client_connect_refused_reports_once, .timeout = 20)
     side_fini(&sd);
 }
 
-/* ---- server teardown ------------------------------------------------------------ */
-
-static void count_shutdown(void *ud, struct wsg_server *srv)
-{
-    struct side *sd = ud;
-    (void)srv;
-    (*(int *)sd->user)++;
-}
-
-struct two {
-    struct side *a, *b, *srv;
-};
-
-static bool two_open(void *arg)
-{
-    struct two *t = arg;
-    return t->a->opens && t->b->opens && t->srv->opens == 2;
-}
-
-static bool shut_done(void *arg)
-{
-    struct two *t = arg;
-    return t->a->closes && t->b->closes && *(int *)t->srv->user;
-}
-
-Test(io_session, server_shutdown_sends_1001, .timeout = 20)
-{
-    struct pair p;
-    struct side cli2;
-    struct wsg_session *s2 = NULL;
-    struct two t;
-    int shutdowns = 0;
-    uint64_t t0;
-
-    pair_init(&p);
-    side_init(&cli2, p.loop);
-    p.srv_sd.user = &shutdowns;
-    p.scfg.on_shutdown = count_shutdown;
-    pair_listen(&p);
-    pair_connect(&p);
-    struct wsg_client_config c2 = p.ccfg;
-    side_callbacks(&cli2, &c2.cb);
-    cr_assert_eq(wsg_client_connect(p.loop, &c2, &s2), WSG_OK);
-    t.a = &p.cli_sd;
-    t.b = &cli2;
-    t.srv = &p.srv_sd;
-    cr_assert(run_until(p.loop, 5000, two_open, &t));
-    cr_expect_eq(wsg_server_session_count(p.srv), 2);
-
-    t0 = wsg_clock_ms();
-    wsg_server_shutdown(p.srv, 1001, NULL, 2000);
-    wsg_server_shutdown(p.srv, 1000, "again", 10); /* second call: no-op */
-    cr_assert(run_until(p.loop, 5000, shut_done, &t));
-    cr_expect_lt(wsg_clock_ms() - t0, 2500, "shutdown took %lu ms",
-                 (unsigned long)(wsg_clock_ms() - t0));
-    cr_expect_eq(shutdowns, 1);
-    cr_expect_eq(wsg_server_session_count(p.srv), 0);
-    for (int i = 0; i < 2; i++) {
-        struct side *c = i ? &cli2 : &p.cli_sd;
-        cr_expect_eq(c->ci.code, 1001, "client %d got %u", i, c->ci.code);
-        cr_expect_str_eq(c->ci_reason, "server shutting down");
-        cr_expect_eq(c->ci.err, WSG_OK, "client %d: %s", i, c->ci.detail);
-    }
-    cr_expect_eq(p.srv_sd.closes, 2);
-    cr_expect_eq(p.srv_sd.ci.code_sent, 1001);
-
-    /* The listener is gone: a new client cannot connect. */
-    struct side late;
-    struct wsg_session *s3 = NULL;
-    side_init(&late, p.loop);
-    struct wsg_client_config c3 = p.ccfg;
-    side_callbacks(&late, &c3.cb);
-    cr_assert_eq(wsg_client_connect(p.loop, &c3, &s3), WSG_OK);
-    cr_assert(run_until(p.loop, 3000, int_pos, &late.closes));
-    cr_expect_eq(late.opens, 0);
-    cr_expect_eq(p.srv_sd.upgrades, 2);
-
-    p.cli_sd.s = NULL; /* closed */
-    pair_fini(&p);
-    side_fini(&cli2);
-    side_fini(&late);
-}
-
-Test(io_session, server_free_closes_open_sessions, .timeout = 20)
-{
-    struct pair p;
-
-    pair_init(&p);
-    pair_listen(&p);
-    pair_connect(&p);
-    cr_assert(run_until(p.loop, 5000, int_pos, &p.srv_sd.opens));
-    cr_assert(run_until(p.loop, 5000, int_pos, &p.cli_sd.opens));
-    wsg_server_free(p.srv);
-    p.srv = NULL;
-    /* Inside the free call. */
-    cr_expect_eq(p.srv_sd.closes, 1);
-    cr_expect_eq(p.srv_sd.ci.err, WSG_ERR_CLOSED);
-    cr_assert(run_until(p.loop, 3000, int_pos, &p.cli_sd.closes));
-    cr_expect_neq(p.cli_sd.ci.err, WSG_OK);
-    pair_fini(&p);
-}
-
 /* ---- per-session config from on_upgrade ------------------------------------ */
 
 static int small_limit(struct side *sd, struct wsg_session *s,
@@ -683,7 +531,7 @@ Test(io_session, H5_on_upgrade_conn_limits_apply, .timeout = 20)
     p.cli_sd.hook_open = send_2000;
     pair_listen(&p);
     pair_connect(&p);
-    cr_assert(run_until(p.loop, 5000, both_closed, &p));
+    cr_assert(run_until(p.loop, 5000, pair_both_closed, &p));
     cr_expect_eq(p.srv_sd.msgs, 0);
     cr_expect_eq(p.srv_sd.ci.err, WSG_ERR_TOO_BIG, "server err %s",
                  wsg_err_name(p.srv_sd.ci.err));
@@ -814,103 +662,3 @@ Test(io_session, borrowed_send_released_once_and_peers_named, .timeout = 20)
     cr_expect_eq(released, 1);
 }
 
-/* ---- shutdown and free from callbacks ---------------------------------------- */
-
-struct selfshut {
-    struct wsg_server *srv;
-    int shutdowns;
-};
-
-static void shutdown_on_message(struct side *sd, struct wsg_session *s,
-                                const struct wsg_event *ev)
-{
-    struct selfshut *ss = sd->user;
-    (void)s;
-    (void)ev;
-    wsg_server_shutdown(ss->srv, 1012, "restart", 2000);
-}
-
-static void free_on_shutdown(void *ud, struct wsg_server *srv)
-{
-    struct side *sd = ud;
-    struct selfshut *ss = sd->user;
-    cr_assert_eq(srv, ss->srv);
-    ss->shutdowns++;
-    wsg_server_free(srv); /* not a session callback: allowed */
-    ss->srv = NULL;
-}
-
-Test(io_session, shutdown_from_on_message_and_free_from_on_shutdown,
-     .timeout = 20)
-{
-    struct pair p;
-    struct selfshut ss = {NULL, 0};
-
-    pair_init(&p);
-    p.srv_sd.user = &ss;
-    p.srv_sd.hook_message = shutdown_on_message;
-    p.scfg.on_shutdown = free_on_shutdown;
-    p.cli_sd.hook_open = send_one;
-    pair_listen(&p);
-    ss.srv = p.srv;
-    pair_connect(&p);
-    cr_assert(run_until(p.loop, 5000, int_pos, &ss.shutdowns));
-    cr_assert(run_until(p.loop, 3000, int_pos, &p.cli_sd.closes));
-    cr_expect_null(ss.srv);
-    cr_expect_eq(p.cli_sd.ci.code, 1012);
-    cr_expect_str_eq(p.cli_sd.ci_reason, "restart");
-    cr_expect_eq(p.srv_sd.closes, 1);
-    p.srv = NULL; /* freed by on_shutdown */
-    pair_fini(&p);
-}
-
-/* ---- max_connections ----------------------------------------------------------- */
-
-Test(io_session, max_connections_defers_accepting, .timeout = 20)
-{
-    struct pair p;
-    struct side c2;
-    struct wsg_session *s2 = NULL;
-
-    pair_init(&p);
-    side_init(&c2, p.loop);
-    p.scfg.max_connections = 1;
-    pair_listen(&p);
-    pair_connect(&p);
-    cr_assert(run_until(p.loop, 5000, int_pos, &p.cli_sd.opens));
-    struct wsg_client_config cc = p.ccfg;
-    side_callbacks(&c2, &cc.cb);
-    cr_assert_eq(wsg_client_connect(p.loop, &cc, &s2), WSG_OK);
-    run_until(p.loop, 300, NULL, NULL);
-    cr_expect_eq(c2.opens, 0, "accepted over max_connections");
-    cr_expect_eq(wsg_server_session_count(p.srv), 1);
-    /* One leaves: the waiting one is served. */
-    cr_assert_eq(wsg_session_close(p.cli, 1000, NULL), WSG_OK);
-    cr_assert(run_until(p.loop, 5000, int_pos, &c2.opens));
-    cr_expect_eq(p.srv_sd.upgrades, 2);
-    cr_assert_eq(wsg_session_close(s2, 1000, NULL), WSG_OK);
-    cr_assert(run_until(p.loop, 5000, int_pos, &c2.closes));
-    pair_fini(&p);
-    side_fini(&c2);
-}
-
-Test(io_session, ipv6_loopback_round_trip, .timeout = 20)
-{
-    struct pair p;
-    char want[64];
-
-    pair_init(&p);
-    p.scfg.host = "::1";
-    p.srv_sd.echo = true;
-    p.cli_sd.hook_open = send_one;
-    pair_listen(&p);
-    p.ccfg.host = "::1";
-    pair_connect(&p);
-    cr_assert(run_until(p.loop, 5000, int_pos, &p.cli_sd.msgs));
-    cr_expect_arr_eq(p.cli_sd.msg, "hi", 2);
-    snprintf(want, sizeof want, "[::1]:%u", (unsigned)wsg_server_port(p.srv));
-    cr_expect_str_eq(wsg_session_peer(p.cli), want);
-    cr_expect_eq(strncmp(wsg_session_peer(p.srv_sd.s), "[::1]:", 6), 0, "%s",
-                 wsg_session_peer(p.srv_sd.s));
-    pair_fini(&p);
-}
