@@ -148,11 +148,13 @@ bool wsg__ieq_z(struct wsg_span s, const char *z)
     return s.ptr && wsg__ieq(s.ptr, s.len, z, strlen(z));
 }
 
-/* Framing headers the handshake writes itself; callers may not add them. */
+/* Framing headers the handshake writes itself; callers may not add them.
+ * Every Sec-WebSocket-* name is reserved too: the subprotocol and
+ * extensions go through the checked options, never as raw headers. */
 static const char *const reserved_headers[] = {
     "Content-Length", "Transfer-Encoding", "Connection", "Upgrade",
-    "Sec-WebSocket-Accept",
 };
+#define SEC_WS_PREFIX "Sec-WebSocket-"
 
 bool wsg__header_ok(const struct wsg_header *hd)
 {
@@ -164,6 +166,10 @@ bool wsg__header_ok(const struct wsg_header *hd)
         if (wsg__ieq(hd->name, hd->name_len, reserved_headers[i],
                      strlen(reserved_headers[i])))
             return false;
+    if (hd->name_len >= sizeof SEC_WS_PREFIX - 1 &&
+        wsg__ieq(hd->name, sizeof SEC_WS_PREFIX - 1, SEC_WS_PREFIX,
+                 sizeof SEC_WS_PREFIX - 1))
+        return false;
     return true;
 }
 

@@ -228,16 +228,17 @@ static struct wsg_span ext_name(struct wsg_span e)
     return e;
 }
 
-static bool offered_ext(const struct wsg_hs_client *hs, struct wsg_span name)
+/* Index of the first offered extension named `name`, or -1. */
+static int offered_ext(const struct wsg_hs_client *hs, struct wsg_span name)
 {
     size_t pos = 0;
     struct wsg_span t;
-    while (wsg_http_list_next(hs->offered_extensions, &pos, &t)) {
+    for (int i = 0; wsg_http_list_next(hs->offered_extensions, &pos, &t); i++) {
         struct wsg_span o = ext_name(t);
         if (wsg__ieq(o.ptr, o.len, name.ptr, name.len))
-            return true;
+            return i;
     }
-    return false;
+    return -1;
 }
 
 /* Section 4.1, the client's checks of the server's handshake. */
@@ -301,11 +302,17 @@ static int validate(struct wsg_hs_client *hs)
     if (h->extensions.ptr) {
         size_t pos = 0;
         struct wsg_span t;
+        uint64_t seen = 0; /* by offered index; over 64 offers: refused */
         while (wsg_http_list_next(h->extensions, &pos, &t)) {
             struct wsg_span name = ext_name(t);
-            if (name.len == 0 || !offered_ext(hs, name))
+            int i = name.len ? offered_ext(hs, name) : -1;
+            if (i < 0)
                 return fail(hs,
                             "server accepted an extension we did not offer");
+            /* RFC 6455 9.1 / RFC 7692 5: each extension at most once. */
+            if (i >= 64 || (seen >> i) & 1u)
+                return fail(hs, "server accepted an extension twice");
+            seen |= (uint64_t)1 << i;
         }
         hs->extensions = h->extensions;
     }

@@ -140,6 +140,11 @@ Test(rfc6455_4_2_2_accept, bad_extra_headers)
         {"Connection", 10, "close", 5},
         {"Upgrade", 7, "h2c", 3},
         {"Sec-WebSocket-Accept", 20, "x", 1},
+        /* Review F7: a raw header must not bypass the offered-subprotocol
+         * check, nor add an unnegotiated extension. */
+        {"Sec-WebSocket-Protocol", 22, "not-offered", 11},
+        {"sec-websocket-extensions", 24, "permessage-deflate", 18},
+        {"Sec-WebSocket-Version", 21, "13", 2},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         struct wsg_hs_accept_opts o = {.headers = &bad[i], .header_count = 1};

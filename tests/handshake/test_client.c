@@ -386,6 +386,15 @@ Test(rfc6455_4_1_client, extensions)
     bad(&o, R101 R_UPG R_CONN R_ACC "Sec-WebSocket-Extensions: x\r\n"
             "Sec-WebSocket-Extensions: permessage-deflate\r\n" CRLF,
         "server accepted an extension we did not offer");
+    /* RFC 7692 section 5: the same extension twice fails the connection,
+     * in one header or in two. */
+    bad(&o, R101 R_UPG R_CONN R_ACC
+        "Sec-WebSocket-Extensions: permessage-deflate, permessage-deflate\r\n" CRLF,
+        "server accepted an extension twice");
+    bad(&o, R101 R_UPG R_CONN R_ACC
+        "Sec-WebSocket-Extensions: x-webkit\r\n"
+        "Sec-WebSocket-Extensions: X-WEBKIT; a=1\r\n" CRLF,
+        "server accepted an extension twice");
 }
 
 Test(rfc6455_4_1_client, not_http_1_1_or_with_body)
