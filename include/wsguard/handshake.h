@@ -79,10 +79,15 @@ WSG_API void wsg_hs_server_free(struct wsg_hs_server *hs);
  *   0            need more bytes (all `len` consumed);
  *   1            a complete, valid upgrade request; *consumed is the length
  *                of its head within this call's input, and the rest is
- *                WebSocket data;
+ *                WebSocket data. Feeding again returns 1 with *consumed 0;
  *   WSG_ERR_HTTP the request is refused: wsg_hs_server_status() gives the
- *                HTTP status (400, 405, 414, 426, 431) and
- *                wsg_hs_server_reason() a short reason. Sticky.
+ *                HTTP status (400, 405 for a known method other than GET,
+ *                414, 426, 431) and wsg_hs_server_reason() a short reason;
+ *   WSG_ERR_NOMEM out of memory (status 503).
+ * Errors stick and set *consumed to 0. A plain GET without Upgrade gets
+ * 426. Stricter than llhttp's strict mode: bare CR or LF, obs-fold, an empty
+ * line before the request line and extra spaces in it are refused (400)
+ * before llhttp sees them.
  * Checks RFC 6455 section 4.2.1: GET, HTTP/1.1, one Host, one Upgrade whose
  * token list holds "websocket" (any case), Connection whose list holds
  * "upgrade", one Sec-WebSocket-Key that base64-decodes to exactly 16 bytes,
@@ -118,16 +123,25 @@ struct wsg_hs_accept_opts {
 
 /* Writes the 101 Switching Protocols response into a buffer owned by `hs`
  * and lends it out through *data / *len (valid until wsg_hs_server_free).
- * Returns WSG_OK, WSG_ERR_STATE (no valid request), WSG_ERR_INVALID_ARG
- * (subprotocol not offered, CR or LF in a header), WSG_ERR_NOMEM. */
+ * Extra headers may not be Content-Length, Transfer-Encoding, Connection,
+ * Upgrade or any Sec-WebSocket-* name (the subprotocol and extensions go
+ * through their checked options). Returns WSG_OK, WSG_ERR_STATE (no valid
+ * request), WSG_ERR_INVALID_ARG (subprotocol not offered, a reserved or
+ * malformed header, CR/LF/NUL in a name or value, a response over 64 KiB),
+ * WSG_ERR_NOMEM. */
 WSG_API int wsg_hs_server_accept(struct wsg_hs_server *hs,
                                  const struct wsg_hs_accept_opts *opts,
                                  const uint8_t **data, size_t *len);
 
 /* Writes a refusal: status line, Content-Type: text/plain,
  * Content-Length, Connection: close, `headers`, and `reason` plus "\n" as
- * the body. 426 also gets "Sec-WebSocket-Version: 13". Into a buffer owned
- * by `hs` and lent out as above. `reason` NULL: the standard phrase. */
+ * the body. 426 also gets "Sec-WebSocket-Version: 13", "Upgrade: websocket"
+ * and "Connection: Upgrade, close" (RFC 9110 7.8); 405 gets "Allow: GET".
+ * Into a buffer owned by `hs` and lent out as above. `reason` NULL: the
+ * standard phrase. `status` from 300 to 599 (redirects included). Returns
+ * WSG_OK, WSG_ERR_INVALID_ARG (status out of range, a reserved or malformed
+ * header as for accept, a response over 64 KiB) or WSG_ERR_NOMEM. Usable in
+ * any state, including after a parse error. */
 WSG_API int wsg_hs_server_refuse(struct wsg_hs_server *hs, int status,
                                  const char *reason,
                                  const struct wsg_header *headers,
@@ -174,7 +188,8 @@ WSG_API void wsg_hs_client_request(const struct wsg_hs_client *hs,
  * ends the head, the rest is WebSocket data), or WSG_ERR_HANDSHAKE (not
  * 101, missing/wrong Upgrade or Connection token, wrong
  * Sec-WebSocket-Accept, a subprotocol that was not offered, an extension
- * that was not offered) or WSG_ERR_HTTP (malformed or over the limits).
+ * that was not offered or accepted twice, a body on the 101),
+ * WSG_ERR_HTTP (malformed or over the limits) or WSG_ERR_NOMEM.
  * Sticky. wsg_hs_client_reason() says what was wrong. */
 WSG_API int wsg_hs_client_feed(struct wsg_hs_client *hs, const uint8_t *data,
                                size_t len, size_t *consumed);
