@@ -132,7 +132,12 @@ struct wsg_conn_config {
     uint32_t max_fragments;      /* frames per data message; default 1024 */
     size_t max_output;           /* pending output budget; default 4 MiB.
                                     wsg_conn_send*() refuses data with
-                                    WSG_ERR_AGAIN past it; control frames
+                                    WSG_ERR_AGAIN past it, counting both
+                                    the bytes pending and the memory the
+                                    queue holds for them (chunks and
+                                    per-frame records; one 4 KiB chunk of
+                                    slack), so many small frames hit it
+                                    before their bytes do; control frames
                                     the core writes itself are allowed
                                     up to max_output + 64 KiB, beyond which
                                     pings are no longer answered. */

@@ -74,6 +74,27 @@ static void seg_append(struct wsg__outq *q, struct wsg__seg *s)
     q->tail = s;
 }
 
+static size_t seg_mem(const struct wsg__seg *s)
+{
+    if (s->kind == WSG__SEG_OWNED)
+        return sizeof *s + s->cap;
+    if (s->kind == WSG__SEG_BORROWED)
+        return sizeof *s + s->hlen;
+    return 0; /* embedded: part of the connection */
+}
+
+size_t wsg__outq_cost(const struct wsg__outq *q, size_t n)
+{
+    const struct wsg__seg *t = q->tail;
+
+    if (t && t->kind == WSG__SEG_OWNED && t->cap - t->len >= n)
+        return 0;
+    size_t cap = n > WSG__CHUNK ? n : WSG__CHUNK;
+    if (cap > SIZE_MAX - sizeof *t)
+        return SIZE_MAX;
+    return sizeof *t + cap;
+}
+
 uint8_t *wsg__outq_reserve(struct wsg__outq *q, size_t n)
 {
     struct wsg__seg *t = q->tail;
@@ -90,6 +111,7 @@ uint8_t *wsg__outq_reserve(struct wsg__outq *q, size_t n)
     s->kind = WSG__SEG_OWNED;
     s->ptr = (uint8_t *)(s + 1);
     s->cap = cap;
+    q->mem += seg_mem(s);
     seg_append(q, s);
     return s->ptr;
 }
@@ -100,20 +122,32 @@ void wsg__outq_commit(struct wsg__outq *q, size_t n)
     q->pending += n;
 }
 
-struct wsg__seg *wsg__outq_borrowed_new(struct wsg__outq *q, const void *data,
-                                        size_t len,
+size_t wsg__outq_borrowed_cost(size_t hlen)
+{
+    return sizeof(struct wsg__seg) + hlen;
+}
+
+struct wsg__seg *wsg__outq_borrowed_new(struct wsg__outq *q,
+                                        const uint8_t *hdr, size_t hlen,
+                                        const void *data, size_t len,
                                         void (*release)(void *, const void *),
                                         void *ud)
 {
-    struct wsg__seg *s = wsg__core_alloc(q->a, sizeof *s);
+    if (hlen > WSG_FRAME_HEADER_MAX || len > SIZE_MAX - hlen)
+        return NULL;
+    struct wsg__seg *s = wsg__core_alloc(q->a, wsg__outq_borrowed_cost(hlen));
     if (!s)
         return NULL;
     memset(s, 0, sizeof *s);
     s->kind = WSG__SEG_BORROWED;
+    s->ptr = (uint8_t *)(s + 1);
+    memcpy(s->ptr, hdr, hlen);
+    s->hlen = (uint8_t)hlen;
     s->bptr = data;
-    s->len = len;
+    s->len = hlen + len;
     s->release = release;
     s->ud = ud;
+    q->mem += seg_mem(s);
     return s;
 }
 
@@ -123,11 +157,8 @@ void wsg__outq_push(struct wsg__outq *q, struct wsg__seg *s)
     q->pending += s->len - s->off;
 }
 
-static const uint8_t *seg_bytes(const struct wsg__seg *s)
-{
-    return s->kind == WSG__SEG_BORROWED ? (const uint8_t *)s->bptr : s->ptr;
-}
-
+/* A borrowed segment lends up to two pieces: the rest of its header, then
+ * the rest of the caller's payload. */
 size_t wsg__outq_lend(const struct wsg__outq *q, struct wsg_iovec *iov,
                       size_t max)
 {
@@ -135,8 +166,23 @@ size_t wsg__outq_lend(const struct wsg__outq *q, struct wsg_iovec *iov,
     for (const struct wsg__seg *s = q->head; s && n < max; s = s->next) {
         if (s->off == s->len)
             continue;
-        iov[n].base = seg_bytes(s) + s->off;
-        iov[n].len = s->len - s->off;
+        if (s->kind != WSG__SEG_BORROWED) {
+            iov[n].base = s->ptr + s->off;
+            iov[n].len = s->len - s->off;
+            n++;
+            continue;
+        }
+        size_t off = s->off;
+        if (off < s->hlen) {
+            iov[n].base = s->ptr + off;
+            iov[n].len = s->hlen - off;
+            n++;
+            off = s->hlen;
+            if (off == s->len || n == max)
+                continue;
+        }
+        iov[n].base = (const uint8_t *)s->bptr + (off - s->hlen);
+        iov[n].len = s->len - off;
         n++;
     }
     return n;
@@ -144,6 +190,7 @@ size_t wsg__outq_lend(const struct wsg__outq *q, struct wsg_iovec *iov,
 
 static void seg_drop(struct wsg__outq *q, struct wsg__seg *s)
 {
+    q->mem -= seg_mem(s);
     if (s->kind == WSG__SEG_BORROWED) {
         if (s->release)
             s->release(s->ud, s->bptr);
@@ -197,4 +244,5 @@ void wsg__outq_free(struct wsg__outq *q)
     }
     q->tail = NULL;
     q->pending = 0;
+    q->mem = 0;
 }

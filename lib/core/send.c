@@ -16,15 +16,22 @@ static size_t header_size(const struct wsg_conn *c, size_t len)
     return n;
 }
 
-/* Data may fill the budget; one frame may always go out alone, so a frame
- * larger than the budget is not refused forever. */
-static bool fits(const struct wsg_conn *c, size_t n, size_t budget,
-                 bool data)
+/* The budget counts both the wire bytes pending and the bytes the queue
+ * allocated (chunks, segment structs, borrowed headers), so no mix of
+ * copied, borrowed and control frames holds more memory than the budget
+ * plus one chunk (WSG__OUTQ_SLACK; H12, T12). `wire` is the frame's size,
+ * `cost` what queuing it allocates. Data may fill the budget; one data
+ * frame may always go out alone, so a frame larger than the budget is not
+ * refused forever. */
+static bool fits(const struct wsg_conn *c, size_t wire, size_t cost,
+                 size_t budget, bool data)
 {
-    size_t p = c->out.pending;
+    size_t p = c->out.pending, m = c->out.mem;
     if (data && p == 0)
         return true;
-    return p <= budget && n <= budget - p;
+    size_t mb = budget > SIZE_MAX - WSG__OUTQ_SLACK ? SIZE_MAX
+                                                     : budget + WSG__OUTQ_SLACK;
+    return p <= budget && wire <= budget - p && m <= mb && cost <= mb - m;
 }
 
 static size_t control_budget(const struct wsg_conn *c)
@@ -52,7 +59,8 @@ static int queue_frame(struct wsg_conn *c, enum wsg_opcode op, bool fin,
 
     if (len > SIZE_MAX - hsz)
         return WSG_ERR_INVALID_ARG;
-    if (!fits(c, hsz + len, budget, is_data))
+    if (!fits(c, hsz + len, wsg__outq_cost(&c->out, hsz + len), budget,
+              is_data))
         return WSG_ERR_AGAIN;
     if (client && new_key(c, key) != WSG_OK)
         return WSG_ERR_RANDOM;
@@ -186,20 +194,19 @@ int wsg_conn_send_borrowed(struct wsg_conn *c, enum wsg_opcode op,
     int rc = data_checks(c, &op, data, len, first, fin, &st);
     if (rc != WSG_OK)
         return rc;
-    size_t hsz = header_size(c, len);
-    if (!fits(c, hsz + len, c->cfg.max_output, true))
+    /* The header travels in the segment's own allocation: no chunk. */
+    uint8_t hdr[WSG_FRAME_HEADER_MAX];
+    size_t hsz = wsg_frame_header_write(hdr, first ? op : WSG_OP_CONTINUATION,
+                                        fin, 0, len, NULL);
+    if (len > SIZE_MAX - hsz)
+        return WSG_ERR_INVALID_ARG;
+    if (!fits(c, hsz + len, wsg__outq_borrowed_cost(hsz), c->cfg.max_output,
+              true))
         return WSG_ERR_AGAIN;
-    struct wsg__seg *s = wsg__outq_borrowed_new(&c->out, data, len, release, ud);
+    struct wsg__seg *s =
+        wsg__outq_borrowed_new(&c->out, hdr, hsz, data, len, release, ud);
     if (!s)
         return WSG_ERR_NOMEM;
-    uint8_t *p = wsg__outq_reserve(&c->out, hsz);
-    if (!p) {
-        wsg__core_free(&c->alloc, s);
-        return WSG_ERR_NOMEM;
-    }
-    wsg_frame_header_write(p, first ? op : WSG_OP_CONTINUATION, fin, 0, len,
-                           NULL);
-    wsg__outq_commit(&c->out, hsz);
     wsg__outq_push(&c->out, s);
     c->st.frames_out++;
     data_sent(c, op, fin, st);

@@ -108,7 +108,11 @@ Test(rfc6455_5_5_control, T12_ping_flood_bounded)
         cr_assert(wsg_conn_output_pending(c) <= 1000 + 65536);
     }
     cr_assert_eq(pings, 4000);
-    cr_assert(wsg_conn_output_pending(c) > 65536, "pongs were answered at first");
+    /* Answered up to the control budget: the queue's memory (chunks of
+     * 4 KiB, each with its struct) reaches it a little before the wire
+     * bytes do. */
+    cr_assert(wsg_conn_output_pending(c) > 65536 - 4096,
+              "pongs were answered at first");
     /* Once drained, pings are answered again. */
     struct wsg_iovec iov[64];
     while (wsg_conn_output_pending(c)) {

@@ -322,3 +322,151 @@ Test(output, client_to_server_round_trip)
     wsg_conn_free(cli);
     wsg_conn_free(srv);
 }
+
+/* ---- H12/T12: the budget bounds memory, not only wire bytes ----------------
+ * Heap held by a connection whose peer stopped reading stays under
+ * max_output + HEAP_SLACK, whatever mix of frames is queued; automatic
+ * pongs may add the documented control slack. HEAP_SLACK: one chunk of
+ * rounding (WSG__OUTQ_SLACK) plus the connection struct itself. */
+
+#include "core/conn.h"
+
+#define HEAP_SLACK (WSG__OUTQ_SLACK + sizeof(struct wsg_conn))
+
+struct heap_run {
+    struct talloc t;
+    struct wsg_conn *c;
+    size_t borrowed, copied, pings, released;
+};
+
+static void count_release(void *ud, const void *data)
+{
+    (void)data;
+    ((struct heap_run *)ud)->released++;
+}
+
+static void heap_start(struct heap_run *h, size_t max_output)
+{
+    memset(h, 0, sizeof *h);
+    talloc_init(&h->t, 0);
+    struct wsg_conn_config cfg = cfg_server();
+    cfg.max_output = max_output;
+    cfg.alloc = &h->t.a;
+    cr_assert_eq(wsg_conn_new(&cfg, &h->c), WSG_OK);
+}
+
+/* One masked 125-byte ping in, an automatic pong queued (or not, past the
+ * control budget). */
+static void heap_ping(struct heap_run *h)
+{
+    static uint8_t frame[2 + 4 + 125];
+    frame[0] = FIN | WSG_OP_PING;
+    frame[1] = 0x80u | 125u;
+    struct wsg_event ev;
+    size_t used;
+    cr_assert_eq(wsg_conn_feed(h->c, frame, sizeof frame, 0, &used, &ev),
+                 WSG_OK);
+    cr_assert_eq(ev.type, WSG_EV_PING);
+    h->pings++;
+}
+
+/* Drains everything, checks every frame came out whole and every borrowed
+ * payload was released, and that the heap went back to the connection and
+ * at most one spare chunk. */
+static void heap_finish(struct heap_run *h, size_t frames)
+{
+    struct bb out = {0};
+    drain(h->c, &out, 1 << 16);
+    size_t pos = 0, n = 0;
+    while (pos < out.len) {
+        cr_assert(pos + 2 <= out.len);
+        size_t len = out.p[pos + 1] & 0x7Fu;
+        cr_assert(len < 126);
+        pos += 2 + len;
+        n++;
+    }
+    cr_assert_eq(pos, out.len, "a frame was cut");
+    cr_assert_eq(n, frames);
+    cr_assert_eq(h->released, h->borrowed);
+    cr_assert_leq(h->t.bytes, sizeof(struct wsg_conn) + WSG__OUTQ_SLACK);
+    wsg_conn_free(h->c);
+    cr_assert_eq(h->t.bytes, 0);
+    cr_assert_eq(h->t.live, 0);
+    bb_free(&out);
+}
+
+static void borrowed_until_again(size_t max_output, size_t plen)
+{
+    static const uint8_t payload[64];
+    struct heap_run h;
+    heap_start(&h, max_output);
+    int rc;
+    for (size_t guard = 0; guard < (size_t)1 << 24; guard++) {
+        rc = wsg_conn_send_borrowed(h.c, WSG_OP_BINARY, payload, plen, true,
+                                    true, count_release, &h);
+        if (rc != WSG_OK)
+            break;
+        h.borrowed++;
+    }
+    cr_assert_eq(rc, WSG_ERR_AGAIN);
+    cr_assert_leq(h.t.peak, max_output + HEAP_SLACK,
+                  "%zu-byte borrowed frames: heap %zu > budget %zu + %zu",
+                  plen, h.t.peak, max_output, (size_t)HEAP_SLACK);
+    /* The budget is used, not refused early. */
+    cr_assert_geq(h.t.peak, max_output / 2);
+    heap_finish(&h, h.borrowed);
+}
+
+Test(output, H12_T12_borrowed_empty_frames_heap_bounded)
+{
+    borrowed_until_again((size_t)4 << 20, 0);
+    borrowed_until_again(65536, 0);
+    borrowed_until_again(100, 0);
+}
+
+Test(output, H12_T12_borrowed_small_frames_heap_bounded)
+{
+    borrowed_until_again((size_t)4 << 20, 10);
+    borrowed_until_again(65536, 10);
+    borrowed_until_again(1000, 10);
+}
+
+/* Borrowed, copied and automatic pongs alternate, so no owned chunk is
+ * ever the tail when the next copy is queued. */
+Test(output, H12_T12_mixed_frames_and_pongs_heap_bounded)
+{
+    static const size_t budgets[] = {(size_t)4 << 20, 65536, 1000};
+    for (size_t k = 0; k < sizeof budgets / sizeof budgets[0]; k++) {
+        size_t max_output = budgets[k];
+        struct heap_run h;
+        heap_start(&h, max_output);
+        bool again_b = false, again_c = false;
+        for (size_t guard = 0; guard < (size_t)1 << 22; guard++) {
+            int rc = wsg_conn_send_borrowed(h.c, WSG_OP_BINARY, "0123456789",
+                                            10, true, true, count_release, &h);
+            cr_assert(rc == WSG_OK || rc == WSG_ERR_AGAIN);
+            h.borrowed += rc == WSG_OK;
+            again_b |= rc == WSG_ERR_AGAIN;
+            rc = wsg_conn_send(h.c, WSG_OP_BINARY, "abcdefghij", 10);
+            cr_assert(rc == WSG_OK || rc == WSG_ERR_AGAIN);
+            h.copied += rc == WSG_OK;
+            again_c |= rc == WSG_ERR_AGAIN;
+            heap_ping(&h);
+            if (again_b && again_c)
+                break;
+        }
+        cr_assert(again_b && again_c, "never refused");
+        /* Keep pinging: pongs stop at the control budget. */
+        size_t before = wsg_conn_output_pending(h.c);
+        for (int i = 0; i < 2000; i++)
+            heap_ping(&h);
+        cr_assert_leq(wsg_conn_output_pending(h.c),
+                      before + WSG__CONTROL_SLACK + WSG__OUTQ_SLACK);
+        cr_assert_leq(h.t.peak, max_output + WSG__CONTROL_SLACK + HEAP_SLACK,
+                      "budget %zu: heap %zu", max_output, h.t.peak);
+        cr_assert_geq(h.t.peak, max_output / 2);
+        struct wsg_conn_stats st;
+        wsg_conn_get_stats(h.c, &st);
+        heap_finish(&h, (size_t)st.frames_out);
+    }
+}
