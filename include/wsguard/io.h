@@ -96,8 +96,15 @@ WSG_API uint64_t wsg_loop_now(const struct wsg_loop *loop);
 
 struct wsg_watch;
 
-/* Watches `fd` (not owned: wsg_watch_free does not close it). Returns
- * WSG_OK, WSG_ERR_INVALID_ARG, WSG_ERR_NOMEM or WSG_ERR_IO (epoll_ctl). */
+/* Watches `fd` (not owned: wsg_watch_free does not close it). One watch
+ * per fd: a second watch on an fd that is still watched fails with
+ * WSG_ERR_IO. Free the watch before closing its fd. If the fd was closed
+ * first, the watch is dead (it gets no events); once the fd number has been
+ * reused and watched again, wsg_watch_set on the old watch returns
+ * WSG_ERR_IO and wsg_watch_free on it frees only it (the new watch stays
+ * registered). Closing a watched fd that has duplicates (dup, fork) leaves
+ * it registered in epoll: don't. Returns WSG_OK, WSG_ERR_INVALID_ARG,
+ * WSG_ERR_NOMEM or WSG_ERR_IO (epoll_ctl). */
 WSG_API int wsg_watch_new(struct wsg_loop *loop, int fd, unsigned events,
                           void (*cb)(struct wsg_watch *w, unsigned revents,
                                      void *ud),

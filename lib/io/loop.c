@@ -1,7 +1,10 @@
 /* The epoll loop: fd watches (level-triggered), one-shot timers in a binary
  * min-heap of CLOCK_MONOTONIC ms deadlines, and deferred work that runs
  * after each round's events. Objects freed during a dispatch are buried in
- * a graveyard and freed once the round's event array is no longer read. */
+ * a graveyard and freed once the round's event array is no longer read.
+ * The loop remembers which watch owns each fd number's registration, so a
+ * watch whose fd was closed (and the number reused) never touches the new
+ * registration. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +19,8 @@ struct wsg_watch {
     int fd;
     unsigned events;
     bool dead;
+    bool stale;             /* fd closed, number re-registered by another
+                               watch: no epoll_ctl on it any more */
     void (*cb)(struct wsg_watch *w, unsigned revents, void *ud);
     void *ud;
     struct wsg_watch *next; /* graveyard */
@@ -43,6 +48,8 @@ struct wsg_loop {
     size_t active;          /* live watches with events != 0 */
     size_t watches;         /* live watches */
     struct wsg_watch *graveyard;
+    struct wsg_watch **byfd;  /* fd number -> the watch registered on it */
+    size_t byfd_len;
     struct wsg__defer *dq_head, *dq_tail;
     uint64_t now;
     bool stop;
@@ -177,6 +184,7 @@ void wsg_loop_free(struct wsg_loop *loop)
     for (size_t i = 0; i < loop->heap_len; i++)
         wsg__free(&loop->alloc, loop->heap[i]);
     wsg__free(&loop->alloc, loop->heap);
+    wsg__free(&loop->alloc, loop->byfd);
     close(loop->epfd);
     wsg__free(&loop->alloc, loop->evs);
     wsg__free(&loop->alloc, loop->rbuf);
@@ -256,6 +264,28 @@ static uint32_t to_epoll(unsigned ev)
     return e;
 }
 
+/* Makes room for fd in loop->byfd. */
+static int byfd_reserve(struct wsg_loop *loop, int fd)
+{
+    size_t need = (size_t)fd + 1, cap;
+    struct wsg_watch **t;
+
+    if (need <= loop->byfd_len)
+        return WSG_OK;
+    cap = loop->byfd_len ? loop->byfd_len : 64;
+    while (cap < need)
+        cap *= 2;
+    t = wsg__calloc(&loop->alloc, cap * sizeof *t);
+    if (!t)
+        return WSG_ERR_NOMEM;
+    if (loop->byfd_len)
+        memcpy(t, loop->byfd, loop->byfd_len * sizeof *t);
+    wsg__free(&loop->alloc, loop->byfd);
+    loop->byfd = t;
+    loop->byfd_len = cap;
+    return WSG_OK;
+}
+
 int wsg_watch_new(struct wsg_loop *loop, int fd, unsigned events,
                   void (*cb)(struct wsg_watch *w, unsigned revents, void *ud),
                   void *ud, struct wsg_watch **out)
@@ -266,6 +296,8 @@ int wsg_watch_new(struct wsg_loop *loop, int fd, unsigned events,
     if (!loop || fd < 0 || !cb || !out)
         return WSG_ERR_INVALID_ARG;
     *out = NULL;
+    if (byfd_reserve(loop, fd) != WSG_OK)
+        return WSG_ERR_NOMEM;
     w = wsg__calloc(&loop->alloc, sizeof *w);
     if (!w)
         return WSG_ERR_NOMEM;
@@ -278,9 +310,15 @@ int wsg_watch_new(struct wsg_loop *loop, int fd, unsigned events,
     ev.events = to_epoll(w->events);
     ev.data.ptr = w;
     if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        /* EEXIST: another live watch has this fd. */
         wsg__free(&loop->alloc, w);
         return WSG_ERR_IO;
     }
+    /* The ADD succeeded, so a previous watch on this number lost its
+     * registration when its fd was closed: it must not DEL or MOD ours. */
+    if (loop->byfd[fd])
+        loop->byfd[fd]->stale = true;
+    loop->byfd[fd] = w;
     loop->watches++;
     if (w->events)
         loop->active++;
@@ -294,6 +332,8 @@ int wsg_watch_set(struct wsg_watch *w, unsigned events)
 
     if (!w || w->dead)
         return WSG_ERR_INVALID_ARG;
+    if (w->stale)
+        return WSG_ERR_IO; /* its fd was closed */
     events &= WSG_IO_READ | WSG_IO_WRITE;
     if (events == w->events)
         return WSG_OK;
@@ -319,8 +359,12 @@ void wsg_watch_free(struct wsg_watch *w)
     if (!w || w->dead)
         return;
     loop = w->loop;
-    /* The fd may be closed already (then it left the epoll set by itself). */
-    epoll_ctl(loop->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+    /* The fd may be closed already (then it left the epoll set by itself);
+     * a stale watch's number belongs to another watch now. */
+    if (!w->stale) {
+        epoll_ctl(loop->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+        loop->byfd[w->fd] = NULL;
+    }
     if (w->events)
         loop->active--;
     loop->watches--;

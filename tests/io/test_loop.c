@@ -601,13 +601,10 @@ Test(io_rng, random_plugs_into_core_masks, .timeout = 10)
     wsg_rng_free(rng);
 }
 
-/* BUG (open, reported to the lead; this test fails until lib/io is fixed):
- * lib/io/loop.c wsg_watch_free says "the fd may be closed already (then it
- * left the epoll set by itself)", but it then calls EPOLL_CTL_DEL by fd
- * number. If that number was reused meanwhile by a new watched fd, freeing
- * the stale watch silently unregisters the new one, which never fires
- * again (a connection that hangs until its deadline). */
-Test(io_loop, BUG_watch_free_after_close_spares_a_reused_fd, .timeout = 10)
+/* A watch whose fd was closed and whose number was reused by a new watched
+ * fd: freeing (or setting) the stale watch must not touch the new
+ * registration (the loop tracks which watch owns each fd number). */
+Test(io_loop, watch_free_after_close_spares_a_reused_fd, .timeout = 10)
 {
     struct wsg_loop *loop = loop_new();
     int a[2], b[2];
@@ -627,12 +624,17 @@ Test(io_loop, BUG_watch_free_after_close_spares_a_reused_fd, .timeout = 10)
     rb.read_it = true;
     cr_assert_eq(wsg_watch_new(loop, b[0], WSG_IO_READ, wrec_cb, &rb, &wb),
                  WSG_OK);
+    cr_expect_eq(wsg_watch_set(wa, 0), WSG_ERR_IO, "stale watch modified");
     wsg_watch_free(wa); /* the stale watch of the closed fd */
     cr_assert_eq(write(b[1], "y", 1), 1);
     run_until(loop, 100, int_pos, &rb.n);
     cr_expect_eq(ra.n, 0);
     cr_expect_eq(rb.n, 1, "the new watch on the reused fd number was "
                           "unregistered by freeing the stale one");
+    struct wsg_watch *dup = NULL;
+    cr_expect_eq(wsg_watch_new(loop, b[0], WSG_IO_READ, wrec_cb, &ra, &dup),
+                 WSG_ERR_IO, "a second watch on a live fd");
+    cr_expect_null(dup);
     wsg_watch_free(wb);
     wsg_loop_run_once(loop, 0);
     close(b[0]);
