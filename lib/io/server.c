@@ -58,6 +58,7 @@ static void new_session(struct wsg_server *srv, int fd,
                         const struct sockaddr *sa, socklen_t salen)
 {
     struct wsg_session *s = NULL;
+    int rc;
 
     if (wsg__session_new(srv->loop, &srv->alloc, &srv->cfg.cb, &s) != WSG_OK) {
         close(fd);
@@ -76,13 +77,18 @@ static void new_session(struct wsg_server *srv, int fd,
     wsg__sock_nodelay(fd);
     s->phase = WSG__PH_SERVER_HS;
     s->hs_deadline = wsg_loop_now(srv->loop) + srv->cfg.handshake_timeout_ms;
-    if (wsg_hs_server_new(&srv->cfg.limits, &srv->alloc, &s->hs_srv) !=
-            WSG_OK ||
-        wsg__session_attach(s, fd, true) != WSG_OK) {
+    rc = wsg_hs_server_new(&srv->cfg.limits, &srv->alloc, &s->hs_srv);
+    if (rc == WSG_OK)
+        rc = wsg__session_attach(s, fd, true);
+    if (rc != WSG_OK) {
+        /* The real cause (e.g. WSG_ERR_TLS from the transport's wrap, or
+         * WSG_ERR_IO from epoll) reaches on_refuse, not a blanket NOMEM. */
         if (s->fd < 0)
             close(fd);
-        s->refuse_err = WSG_ERR_NOMEM;
-        wsg__session_end(s, WSG_ERR_NOMEM, "cannot set up the connection");
+        s->refuse_err = rc;
+        snprintf(s->refuse_reason, sizeof s->refuse_reason,
+                 "cannot set up the connection: %s", wsg_strerror(rc));
+        wsg__session_end(s, rc, s->refuse_reason);
         return;
     }
     wsg__session_kick(s); /* sets the watch and the deadline */

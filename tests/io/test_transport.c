@@ -19,7 +19,8 @@ struct tstats {
     int wraps, server_wraps, frees, shutdowns;
     int pending_reads;              /* reads served from the buffer only */
     char server_name[64];
-    bool fail_wrap;
+    bool fail_wrap;                 /* server side's wrap fails */
+    bool fail_client_wrap;
 };
 
 struct tctx {
@@ -106,7 +107,8 @@ static int t_wrap(void *ud, int fd, bool server_side, const char *server_name,
     struct tstats *st = ud;
     struct tctx *t;
     (void)fd;
-    if (st->fail_wrap && server_side)
+    if ((st->fail_wrap && server_side) ||
+        (st->fail_client_wrap && !server_side))
         return WSG_ERR_TLS;
     t = calloc(1, sizeof *t);
     cr_assert_not_null(t);
@@ -210,7 +212,7 @@ Test(io_transport, buffered_partial_transport_round_trip, .timeout = 20)
     free(b.p);
 }
 
-Test(io_transport, BUG_failing_wrap_reports_its_error, .timeout = 20)
+Test(io_transport, failing_wrap_reports_its_error, .timeout = 20)
 {
     struct wsg_loop *loop = loop_new();
     struct side ss, cs;
@@ -235,14 +237,41 @@ Test(io_transport, BUG_failing_wrap_reports_its_error, .timeout = 20)
     cr_expect_eq(ss.upgrades, 0);
     cr_assert(run_until(loop, 1000, int_pos, &ss.refuses));
     cr_expect_eq(ss.ref_status, 0);
-    /* BUG (open, reported): lib/io/server.c new_session() reports every
-     * setup failure as WSG_ERR_NOMEM ("cannot set up the connection"), so a
-     * transport (TLS) wrap failure reaches on_refuse / the audit log as
-     * "out of memory" instead of the wrap's own error. */
+    /* A transport (TLS) wrap failure reaches on_refuse / the audit log with
+     * the wrap's own error, not as "out of memory". */
     cr_expect_eq(ss.ref_err, WSG_ERR_TLS, "on_refuse err %s for a failed "
                  "transport wrap (reason: %s)", wsg_err_name(ss.ref_err),
                  ss.ref_reason);
     cr_expect_eq(wsg_server_session_count(srv), 0);
+    loop_finish(loop, srv, NULL);
+    side_fini(&ss);
+    side_fini(&cs);
+}
+
+Test(io_transport, failing_client_wrap_reports_its_error, .timeout = 20)
+{
+    struct wsg_loop *loop = loop_new();
+    struct side ss, cs;
+    struct wsg_server_config scfg;
+    struct wsg_client_config ccfg;
+    struct wsg_server *srv;
+    struct wsg_session *cli = NULL;
+    struct tstats st;
+
+    memset(&st, 0, sizeof st);
+    st.fail_client_wrap = true;
+    side_init(&ss, loop);
+    side_init(&cs, loop);
+    server_config(&scfg, &ss);
+    srv = server_start(loop, &scfg, &ss);
+    client_config(&ccfg, &cs, wsg_server_port(srv));
+    ccfg.transport.wrap = t_wrap;
+    ccfg.transport.ud = &st;
+    cr_assert_eq(wsg_client_connect(loop, &ccfg, &cli), WSG_OK);
+    cr_assert(run_until(loop, 5000, int_pos, &cs.closes));
+    cr_expect_eq(cs.opens, 0);
+    cr_expect_eq(cs.ci.err, WSG_ERR_TLS, "client on_close err %s (%s)",
+                 wsg_err_name(cs.ci.err), cs.ci_detail);
     loop_finish(loop, srv, NULL);
     side_fini(&ss);
     side_fini(&cs);
