@@ -177,7 +177,11 @@ enum wsg_event_type {
                           (section 5.5.1). */
     WSG_EV_FAIL        /* the connection failed: the core queued a Close
                           with `close_code` and `reason`; `err` says why.
-                          Flush the output, then close the transport. */
+                          Flush the output, then close the transport.
+                          No Close is queued if one was already, or if
+                          (client role) the random source failed: an
+                          unmasked frame is never sent, and
+                          wsg_conn_close_sent() stays 0. */
 };
 
 /* An event. Pointers borrow either the buffer passed to wsg_conn_feed()
@@ -209,7 +213,9 @@ struct wsg_event {
  *
  * Returns WSG_OK, or the sticky fatal error that failed the connection
  * (WSG_ERR_PROTOCOL, WSG_ERR_MASKING, WSG_ERR_INVALID_UTF8, WSG_ERR_TOO_BIG,
- * WSG_ERR_NOMEM) in the same call that reports WSG_EV_FAIL, and
+ * WSG_ERR_NOMEM; WSG_ERR_RANDOM in the client role when no masking key
+ * could be drawn for the automatic Pong or the Close echo, reported with
+ * close_code 1011) in the same call that reports WSG_EV_FAIL, and
  * WSG_ERR_CLOSED after that. */
 WSG_API int wsg_conn_feed(struct wsg_conn *c, uint8_t *data, size_t len,
                           uint64_t now_ms, size_t *consumed,
@@ -251,11 +257,14 @@ WSG_API int wsg_conn_ping(struct wsg_conn *c, const void *data, size_t len);
 WSG_API int wsg_conn_pong(struct wsg_conn *c, const void *data, size_t len);
 
 /* Starts the close handshake: queues Close with `code` (a sendable code, or
- * 0 for a Close without a body) and a UTF-8 `reason` of up to 123 bytes
- * (longer reasons are cut at a code point boundary), and arms the close
- * deadline at now_ms + close_timeout_ms. Returns WSG_OK,
- * WSG_ERR_INVALID_ARG (unsendable code, bad UTF-8), WSG_ERR_STATE (already
- * sent), WSG_ERR_NOMEM. */
+ * 0 for a Close without a body) and a UTF-8 `reason` of up to 123 bytes,
+ * and arms the close deadline at now_ms + close_timeout_ms. A longer reason
+ * is cut to the longest prefix of at most 123 bytes that ends on a code
+ * point boundary; the UTF-8 check covers what is sent and the code point
+ * the cut falls in, not the bytes after it. Never allocates. Returns
+ * WSG_OK, WSG_ERR_INVALID_ARG (unsendable code, bad UTF-8),
+ * WSG_ERR_STATE (already sent), WSG_ERR_RANDOM (client role: no masking
+ * key; nothing was queued, the call may be retried). */
 WSG_API int wsg_conn_close(struct wsg_conn *c, uint16_t code,
                            const char *reason, size_t reason_len,
                            uint64_t now_ms);

@@ -246,14 +246,21 @@ int wsg_conn_close(struct wsg_conn *c, uint16_t code, const char *reason,
         return WSG_ERR_INVALID_ARG;
     if (sending_closed(c))
         return WSG_ERR_STATE;
-    /* 5.5: 125 bytes of payload, 2 for the code: cut at a boundary. */
-    size_t n = reason_len;
-    if (n > 123) {
-        n = 123;
-        while (n > 0 && ((uint8_t)reason[n] & 0xC0u) == 0x80u)
-            n--;
+    /* 5.5: 125 bytes of payload, 2 for the code; 5.5.1: the reason is
+     * UTF-8. Keep the longest prefix of at most 123 bytes that ends on a
+     * code point boundary; check every byte sent and the code point the
+     * cut falls in (at most 3 bytes past 123); ignore what follows. */
+    struct wsg_utf8 u = WSG_UTF8_INIT;
+    size_t n = 0;
+    for (size_t i = 0; i < reason_len; i++) {
+        if (i >= 123 && wsg_utf8_complete(&u))
+            break;
+        if (!wsg_utf8_feed(&u, (const uint8_t *)reason + i, 1))
+            return WSG_ERR_INVALID_ARG;
+        if (i < 123 && wsg_utf8_complete(&u))
+            n = i + 1;
     }
-    if (!wsg_utf8_valid((const uint8_t *)reason, n))
+    if (!wsg_utf8_complete(&u))
         return WSG_ERR_INVALID_ARG;
     int rc = wsg__conn_queue_close(c, code, reason, n);
     if (rc != WSG_OK)

@@ -420,3 +420,54 @@ Test(rfc6455_7_closing, long_reason_cut_on_boundary)
     cr_assert(wsg_utf8_valid(o + 4, o[1] - 2));
     wsg_conn_free(c);
 }
+
+/* core.h: what is sent is checked, and the code point the cut falls in;
+ * bytes after that are not looked at. */
+Test(rfc6455_7_closing, long_reason_utf8_rules)
+{
+    struct {
+        const char *tail;  /* after `pre` bytes of 'r' */
+        size_t pre;
+        int rc;
+        size_t kept;       /* reason bytes sent */
+    } cases[] = {
+        {"\xff", 0, WSG_ERR_INVALID_ARG, 0},             /* bad, sent part */
+        {"", 123, WSG_OK, 123},                          /* exactly 123 */
+        {"\xc3\xa9", 121, WSG_OK, 123},                  /* é ends at 123 */
+        {"\xf0\x9f\x98\x80", 121, WSG_OK, 121},          /* emoji straddles */
+        {"\xf0\x9f\x98\x80", 122, WSG_OK, 122},
+        {"\xe2x", 122, WSG_ERR_INVALID_ARG, 0},           /* broken at the cut */
+        {"\xe2\x82", 122, WSG_ERR_INVALID_ARG, 0},       /* ends mid code point */
+        {"\xed\xa0\x80", 122, WSG_ERR_INVALID_ARG, 0},    /* surrogate at the cut */
+        {"\xff", 123, WSG_OK, 123},                       /* after the cut: ignored */
+        {"x\xff", 123, WSG_OK, 123},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char reason[200];
+        memset(reason, 'r', cases[k].pre);
+        size_t tl = strlen(cases[k].tail);
+        memcpy(reason + cases[k].pre, cases[k].tail, tl);
+        size_t n = cases[k].pre + tl;
+        if (cases[k].pre == 0) { /* a long reason, bad in its first byte */
+            memset(reason + tl, 'r', 150);
+            n += 150;
+        }
+        struct wsg_conn_config cfg = cfg_server();
+        struct wsg_conn *c;
+        cr_assert_eq(wsg_conn_new(&cfg, &c), WSG_OK);
+        cr_assert_eq(wsg_conn_close(c, 4000, reason, n, 0), cases[k].rc,
+                     "case %zu", k);
+        if (cases[k].rc == WSG_OK) {
+            struct wsg_iovec iov[2];
+            cr_assert_eq(wsg_conn_output(c, iov, 2), 1);
+            const uint8_t *o = iov[0].base;
+            cr_assert_eq(o[1], 2 + cases[k].kept, "case %zu: %u", k, o[1]);
+            cr_assert(wsg_utf8_valid(o + 4, o[1] - 2u));
+            cr_assert(memcmp(o + 4, reason, cases[k].kept) == 0);
+        } else {
+            cr_assert_eq(wsg_conn_output_pending(c), 0);
+            cr_assert_eq(wsg_conn_state(c), WSG_STATE_OPEN);
+        }
+        wsg_conn_free(c);
+    }
+}

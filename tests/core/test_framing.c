@@ -598,6 +598,118 @@ Test(rfc6455_5_3_masking, random_failure)
     wsg_conn_free(c);
 }
 
+/* A source that works for `ok` calls, then fails: once (`once`) or for
+ * good. */
+struct flaky {
+    uint64_t seed;
+    int calls, ok;
+    bool once;
+};
+
+static int flaky_random(void *ud, uint8_t *buf, size_t len)
+{
+    struct flaky *f = ud;
+    f->calls++;
+    if (f->calls > f->ok && (!f->once || f->calls == f->ok + 1))
+        return -1;
+    return test_random(&f->seed, buf, len);
+}
+
+static struct wsg_conn *flaky_client(struct flaky *f)
+{
+    struct wsg_conn_config cfg = cfg_client();
+    cfg.random.fill = flaky_random;
+    cfg.random.ud = f;
+    struct wsg_conn *c;
+    cr_assert_eq(wsg_conn_new(&cfg, &c), WSG_OK);
+    return c;
+}
+
+/* Every frame in the client's output is masked (5.1, T10). */
+static size_t assert_all_masked(struct wsg_conn *c)
+{
+    struct bb out = {0};
+    for (int guard = 0; guard < 100; guard++) {
+        struct wsg_iovec iov[8];
+        size_t n = wsg_conn_output(c, iov, 8), tot = 0;
+        if (!n)
+            break;
+        for (size_t i = 0; i < n; i++) {
+            bb_add(&out, iov[i].base, iov[i].len);
+            tot += iov[i].len;
+        }
+        wsg_conn_output_consume(c, tot);
+    }
+    size_t pos = 0, frames = 0;
+    while (pos < out.len) {
+        cr_assert(pos + 6 <= out.len);
+        cr_assert(out.p[pos + 1] & 0x80u, "unmasked frame from a client");
+        size_t len = out.p[pos + 1] & 0x7Fu;
+        cr_assert(len < 126);
+        pos += 6 + len;
+        frames++;
+    }
+    cr_assert_eq(pos, out.len);
+    bb_free(&out);
+    return frames;
+}
+
+/* core.h: feed returns WSG_ERR_RANDOM when the automatic Pong or the Close
+ * echo cannot be masked; FAIL says 1011; nothing unmasked goes out and,
+ * with the source dead, no Close is queued at all. */
+Test(rfc6455_5_3_masking, random_failure_in_feed_is_documented)
+{
+    static const uint8_t ping[] = {0x89, 0x02, 'h', 'i'};
+    static const uint8_t close[] = {0x88, 0x02, 0x03, 0xE8};
+    const uint8_t *in[] = {ping, close};
+    for (int k = 0; k < 2; k++) {
+        for (int once = 0; once < 2; once++) {
+            struct flaky f = {9, 0, 0, once != 0};
+            struct wsg_conn *c = flaky_client(&f);
+            uint8_t buf[4];
+            memcpy(buf, in[k], 4);
+            struct wsg_event ev;
+            size_t used;
+            cr_assert_eq(wsg_conn_feed(c, buf, 4, 0, &used, &ev),
+                         WSG_ERR_RANDOM, "input %d", k);
+            cr_assert_eq(used, 4);
+            cr_assert_eq(ev.type, WSG_EV_FAIL);
+            cr_assert_eq(ev.err, WSG_ERR_RANDOM);
+            cr_assert_eq(ev.close_code, 1011);
+            size_t frames = assert_all_masked(c);
+            if (once) {
+                /* The next key worked: a masked Close 1011 went out. */
+                cr_assert_eq(frames, 1);
+                cr_assert_eq(wsg_conn_close_sent(c), 1011);
+            } else {
+                cr_assert_eq(frames, 0, "nothing could be masked");
+                cr_assert_eq(wsg_conn_close_sent(c), 0);
+            }
+            cr_assert(wsg_conn_should_close_transport(c));
+            cr_assert_eq(wsg_conn_feed(c, buf, 4, 0, &used, &ev),
+                         WSG_ERR_CLOSED);
+            wsg_conn_free(c);
+        }
+    }
+}
+
+/* core.h: wsg_conn_close returns WSG_ERR_RANDOM, queues nothing, and can
+ * be retried. */
+Test(rfc6455_5_3_masking, random_failure_in_close)
+{
+    struct flaky f = {3, 0, 0, true};
+    struct wsg_conn *c = flaky_client(&f);
+    cr_assert_eq(wsg_conn_close(c, 1000, "bye", 3, 0), WSG_ERR_RANDOM);
+    cr_assert_eq(wsg_conn_output_pending(c), 0);
+    cr_assert_eq(wsg_conn_close_sent(c), 0);
+    cr_assert_eq(wsg_conn_state(c), WSG_STATE_OPEN);
+    cr_assert_eq(wsg_conn_next_deadline(c), UINT64_MAX, "no deadline armed");
+    cr_assert_eq(wsg_conn_close(c, 1000, "bye", 3, 0), WSG_OK);
+    cr_assert_eq(wsg_conn_close_sent(c), 1000);
+    cr_assert_eq(assert_all_masked(c), 1);
+    wsg_conn_free(c);
+}
+
 Test(rfc6455_5_3_masking, borrowed_send_is_server_only)
 {
     struct wsg_conn_config cfg = cfg_client();
