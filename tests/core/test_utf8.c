@@ -323,3 +323,103 @@ Test(utf8, send_side_checks)
     cr_assert_eq(wsg_conn_send(c, WSG_OP_BINARY, "\xff", 1), WSG_ERR_STATE);
     wsg_conn_free(c);
 }
+
+/* Long mixed strings (ASCII runs, valid code points of every length, now
+ * and then a bad byte), split at every offset across two feeds, through
+ * the incremental, one-shot and fused paths, against the reference: the
+ * word and block fast paths must agree with it wherever a block, word or
+ * code point boundary falls. */
+static size_t gen_mixed(uint64_t *seed, uint8_t *p, size_t cap, int density)
+{
+    static const char *const cps[] = {
+        "\xc2\x80", "\xdf\xbf", "\xc3\xa9", "\xe0\xa0\x80", "\xe2\x82\xac",
+        "\xed\x9f\xbf", "\xee\x80\x80", "\xef\xbf\xbf", "\xf0\x90\x80\x80",
+        "\xf0\x9d\x84\x9e", "\xf3\xbf\xbf\xbf", "\xf4\x8f\xbf\xbf"};
+    static const uint8_t bad[] = {0x80, 0xBF, 0xC0, 0xC1, 0xE0, 0xED, 0xF0,
+                                  0xF4, 0xF5, 0xFF, 0xA0, 0x90};
+    size_t n = 0;
+    while (n + 4 <= cap) {
+        uint8_t r[2];
+        test_random(seed, r, 2);
+        if (r[0] < 0xFE && r[0] % 16 < density) {
+            const char *cp = cps[r[1] % 12];
+            memcpy(p + n, cp, strlen(cp));
+            n += strlen(cp);
+        } else if (r[0] >= 0xFE) {
+            p[n++] = bad[r[1] % 12];
+        } else {
+            p[n++] = (uint8_t)(' ' + r[1] % 95);
+        }
+    }
+    return n;
+}
+
+Test(utf8, long_mixed_split_at_every_offset)
+{
+    uint64_t seed = 7;
+    static uint8_t buf[300], masked[300];
+    const uint8_t key[4] = {0xA5, 0x3C, 0x80, 0x7F};
+    int seen[3] = {0, 0, 0};
+    for (int iter = 0; iter < 300; iter++) {
+        size_t n = gen_mixed(&seed, buf, sizeof buf, iter % 17);
+        if (iter % 5 == 4) /* truncate: may end mid code point */
+            n -= (size_t)(iter % 3);
+        int want = ref_utf8(buf, n);
+        seen[want]++;
+        cr_assert_eq(wsg_utf8_valid(buf, n), want == 1, "iter %d", iter);
+        for (size_t cut = 0; cut <= n; cut++) {
+            struct wsg_utf8 u = WSG_UTF8_INIT;
+            bool ok = wsg_utf8_feed(&u, buf, cut);
+            cr_assert_eq(ok, ref_utf8(buf, cut) != 0, "iter %d cut %zu", iter, cut);
+            ok = ok && wsg_utf8_feed(&u, buf + cut, n - cut);
+            cr_assert_eq(ok, want != 0, "iter %d cut %zu", iter, cut);
+            cr_assert_eq(wsg_utf8_complete(&u), want == 1, "iter %d cut %zu",
+                         iter, cut);
+            size_t koff = (size_t)iter & 3u;
+            for (size_t i = 0; i < n; i++)
+                masked[i] = buf[i] ^ key[(koff + i) & 3u];
+            uint32_t s = wsg__unmask_utf8(masked, cut, key, koff, WSG__UTF8_ACCEPT);
+            if (s != WSG__UTF8_REJECT)
+                s = wsg__unmask_utf8(masked + cut, n - cut, key,
+                                     (koff + cut) & 3u, s);
+            cr_assert_eq(s == WSG__UTF8_REJECT, want == 0, "iter %d cut %zu fused",
+                         iter, cut);
+            cr_assert_eq(s == WSG__UTF8_ACCEPT, want == 1, "iter %d cut %zu fused",
+                         iter, cut);
+            if (want != 0)
+                cr_assert(memcmp(masked, buf, n) == 0, "iter %d unmask", iter);
+        }
+    }
+    /* The generator really covers all three outcomes. */
+    cr_assert(seen[0] > 20 && seen[1] > 20 && seen[2] > 5, "%d %d %d",
+              seen[0], seen[1], seen[2]);
+}
+
+/* Fail fast inside long text: the invalid byte is refused by the feed
+ * that contains it, wherever it sits relative to words and blocks. */
+Test(utf8, fail_fast_at_every_position_in_multibyte_text)
+{
+    static const char *const bad2[] = {"\xe0\x80", "\xed\xa0", "\xf4\x90",
+                                       "\xf0\x8f", "\xc0", "\xc1", "\xf5",
+                                       "\xc3\x41"};
+    uint8_t buf[160];
+    for (size_t k = 0; k < sizeof bad2 / sizeof bad2[0]; k++) {
+        size_t bl = strlen(bad2[k]);
+        for (size_t pos = 0; pos + bl <= 96; pos++) {
+            /* Valid 2-byte text, then the bad sequence at `pos` (after an
+             * ASCII byte if `pos` would split a code point). */
+            for (size_t i = 0; i + 1 < sizeof buf; i += 2)
+                memcpy(buf + i, "\xd0\x96", 2);
+            if (pos & 1)
+                buf[pos - 1] = 'x';
+            memcpy(buf + pos, bad2[k], bl);
+            struct wsg_utf8 u = WSG_UTF8_INIT;
+            cr_assert(wsg_utf8_feed(&u, buf, pos), "k %zu pos %zu", k, pos);
+            cr_assert(!wsg_utf8_feed(&u, buf + pos, bl), "k %zu pos %zu", k, pos);
+            cr_assert(!wsg_utf8_feed(&u, (const uint8_t *)"a", 1), "sticky");
+            /* In one feed with the text before it (no waiting for more). */
+            struct wsg_utf8 v = WSG_UTF8_INIT;
+            cr_assert(!wsg_utf8_feed(&v, buf, pos + bl), "k %zu pos %zu", k, pos);
+        }
+    }
+}
