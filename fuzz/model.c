@@ -139,7 +139,7 @@ void fuzz_model_check(const struct wsg_conn_config *cfg, const uint8_t *wire,
         uint8_t b0 = wire[p];
         bool fin = b0 & 0x80, control = b0 & 0x08;
         int op = b0 & 0x0F;
-        if ((b0 & 0x70) & ~cfg->rsv_allowed)
+        if ((b0 & 0x70) & ~(control || op == 0 ? 0 : cfg->rsv_allowed))
             codes |= C1002; /* 5.2: RSV without an extension */
         if ((op >= 3 && op <= 7) || op >= 0xB)
             codes |= C1002; /* reserved opcode */

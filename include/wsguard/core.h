@@ -144,8 +144,11 @@ struct wsg_conn_config {
     uint32_t close_timeout_ms;   /* close handshake deadline; default 5000 */
     bool auto_pong;              /* answer pings (section 5.5.2); default on */
     uint8_t rsv_allowed;         /* RSV bits an extension negotiated
-                                    (WSG_RSV*); default 0: any set bit
-                                    fails with 1002 */
+                                    (WSG_RSV*), allowed on the first frame
+                                    of a data message only (RFC 7692
+                                    section 6); default 0. Any other set
+                                    bit, and any on a control or
+                                    continuation frame, fails with 1002 */
     struct wsg_random random;    /* masking keys (client role) */
     const struct wsg_allocator *alloc; /* NULL: libc */
 };

@@ -103,10 +103,17 @@ int wsg__frame_check_b0(uint8_t b0, uint8_t rsv_allowed, bool in_msg,
         why_add_hex(w, op);
         return w->err;
     }
-    /* 5.2: RSV bits MUST be 0 unless an extension defines them. */
-    if (rsv & ~rsv_allowed) {
+    /* 5.2: RSV bits MUST be 0 unless an extension defines them. The ones
+     * we negotiate do so on the first frame of a data message only (RFC
+     * 7692 section 6): never on control or continuation frames (T13). */
+    bool first = !wsg__op_is_control(op) && op != WSG_OP_CONTINUATION;
+    uint8_t allowed = first ? rsv_allowed : 0;
+    if (rsv & ~allowed) {
         wsg__why_set(w, WSG_ERR_PROTOCOL, "reserved bits set ");
-        why_add_hex(w, rsv & ~rsv_allowed & 0x70u);
+        why_add_hex(w, rsv & ~allowed & 0x70u);
+        if (rsv & rsv_allowed & ~allowed)
+            wsg__why_add(w, wsg__op_is_control(op) ? " on a control frame"
+                                                   : " on a continuation");
         return w->err;
     }
     if (wsg__op_is_control(op)) {

@@ -38,8 +38,9 @@ size_t wsg__frame_header_size(uint8_t b1);
 /* Bytes of extended length (0, 2 or 8) given the second byte. */
 size_t wsg__frame_ext_size(uint8_t b1);
 
-/* Checks on the first byte: opcode, RSV bits, control FIN, fragmentation
- * order. `in_msg`: a fragmented data message is in progress. Returns
+/* Checks on the first byte: opcode, RSV bits (`rsv_allowed` only on the
+ * first frame of a data message), control FIN, fragmentation order.
+ * `in_msg`: a fragmented data message is in progress. Returns
  * WSG_OK or the error (with `w` filled). */
 int wsg__frame_check_b0(uint8_t b0, uint8_t rsv_allowed, bool in_msg,
                         struct wsg__why *w);

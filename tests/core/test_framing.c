@@ -336,6 +336,84 @@ Test(rfc6455_5_2_base_framing, negotiated_rsv_passes_through)
     bb_free(&in);
 }
 
+/* T13 (review F6): negotiated RSV bits are legal on the first frame of a
+ * data message only (RFC 7692 section 6); on control frames and on
+ * continuations they fail with 1002 even when negotiated. Both roles, both
+ * delivery modes, whole / byte by byte / guard page. */
+Test(rfc6455_5_2_base_framing, T13_negotiated_rsv_only_on_first_data_frame)
+{
+    static const uint8_t allowed[] = {WSG_RSV1, WSG_RSV1 | WSG_RSV2 | WSG_RSV3};
+    for (int role = 0; role < 2; role++)
+    for (int d = 0; d < 2; d++)
+    for (size_t a = 0; a < sizeof allowed; a++) {
+        struct wsg_conn_config cfg = role ? cfg_client() : cfg_server();
+        cfg.delivery = d ? WSG_DELIVER_STREAM : WSG_DELIVER_MESSAGE;
+        cfg.rsv_allowed = allowed[a];
+        bool masked = role == 0;
+        struct run r;
+
+        /* Control frames: never, alone or between fragments. */
+        static const uint8_t ctl[] = {WSG_OP_PING, WSG_OP_PONG, WSG_OP_CLOSE};
+        for (size_t k = 0; k < sizeof ctl; k++) {
+            struct bb in = {0};
+            bb_frame(&in, (uint8_t)(FIN | WSG_RSV1 | ctl[k]), masked, "\x03\xe8",
+                     2);
+            run_all(&cfg, in.p, in.len, &r);
+            expect_fail(&r, 1002, WSG_ERR_PROTOCOL,
+                        "reserved bits set 0x40 on a control frame");
+            run_free(&r);
+            bb_free(&in);
+            bb_frame(&in, (uint8_t)(WSG_RSV1 | WSG_OP_TEXT), masked, "a", 1);
+            bb_frame(&in, (uint8_t)(FIN | WSG_RSV1 | ctl[k]), masked, "\x03\xe8",
+                     2);
+            run_all(&cfg, in.p, in.len, &r);
+            expect_fail(&r, 1002, WSG_ERR_PROTOCOL, "on a control frame");
+            run_free(&r);
+            bb_free(&in);
+        }
+
+        /* Continuations: never, whichever bit. */
+        for (size_t k = 0; k < 3; k++) {
+            uint8_t bit = (uint8_t)(WSG_RSV1 >> k);
+            struct bb in = {0};
+            bb_frame(&in, (uint8_t)(WSG_RSV1 | WSG_OP_BINARY), masked, "ab", 2);
+            bb_frame(&in, (uint8_t)(FIN | bit | WSG_OP_CONTINUATION), masked,
+                     "c", 1);
+            run_all(&cfg, in.p, in.len, &r);
+            const struct rec *e = expect_fail(&r, 1002, WSG_ERR_PROTOCOL,
+                                              "reserved bits set");
+            if (bit & allowed[a])
+                cr_assert(strstr(e->reason, "on a continuation"), "%s",
+                          e->reason);
+            run_free(&r);
+            bb_free(&in);
+        }
+
+        /* Still fine on the first frame, with a clean ping in between. */
+        struct bb in = {0};
+        bb_frame(&in, (uint8_t)(WSG_RSV1 | WSG_OP_TEXT), masked, "ab", 2);
+        bb_frame(&in, (uint8_t)(FIN | WSG_OP_PING), masked, "p", 1);
+        bb_frame(&in, (uint8_t)(FIN | WSG_OP_CONTINUATION), masked, "c", 1);
+        bb_frame(&in, (uint8_t)(FIN | WSG_RSV1 | WSG_OP_BINARY), masked, "x",
+                 1);
+        run_all(&cfg, in.p, in.len, &r);
+        cr_assert_eq(r.rc, WSG_OK);
+        cr_assert_eq(r.state, WSG_STATE_OPEN);
+        size_t msgs = 0;
+        for (size_t i = 0; i < r.n; i++) {
+            if (r.ev[i].type == WSG_EV_MESSAGE ||
+                (r.ev[i].type == WSG_EV_FRAGMENT && r.ev[i].first)) {
+                cr_assert_eq(r.ev[i].rsv, WSG_RSV1);
+                msgs++;
+            }
+            cr_assert_neq(r.ev[i].type, WSG_EV_FAIL);
+        }
+        cr_assert_eq(msgs, 2);
+        run_free(&r);
+        bb_free(&in);
+    }
+}
+
 /* T2: a declared size over the limit is refused at the header. */
 Test(rfc6455_5_2_base_framing, T2_frame_over_max_frame)
 {
