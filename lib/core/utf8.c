@@ -8,7 +8,9 @@
  * and code points over U+10FFFF (F4 90-BF, F5-FF) lead to the reject state
  * at the byte that makes them so. Reject is shift 0 and every row has 0
  * there, so it is sticky and a block can be checked once at its end.
- * Whole words of ASCII are skipped while at a code point boundary. */
+ * ASCII runs cost one step per word (or nothing, skipped two words at a
+ * time, at a code point boundary); the fused unmask pass feeds the DFA from
+ * the words it just stored, not from memory. */
 #include <string.h>
 
 #include "core/mask.h"
@@ -91,6 +93,25 @@ static uint32_t from_shift(uint64_t s)
 #define LAST_HIGH(m) ((void)(m), 7u)
 #endif
 
+/* Byte k (memory order) of the word `w` loaded from `p`. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define BYTE(p, w, k) ((uint8_t)((w) >> (8u * (k))))
+#elif defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define BYTE(p, w, k) ((uint8_t)((w) >> (56u - 8u * (k))))
+#else
+#define BYTE(p, w, k) ((p)[k])
+#endif
+
+/* In the fused pass the bytes are taken from the register just stored
+ * (`reg`); reading them back would wait on store forwarding. */
+#define AT(p, w, k) (reg ? BYTE(p, w, k) : (p)[k])
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#define IN_GPR(x) __asm__("" : "+r"(x))
+#else
+#define IN_GPR(x) ((void)0)
+#endif
+
 #if defined(__GNUC__)
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 #else
@@ -105,7 +126,7 @@ static uint32_t from_shift(uint64_t s)
  * before the first and after the last non-ASCII byte costs one step; a
  * word with non-ASCII bytes spread over it runs all 8 steps unrolled. */
 static ALWAYS_INLINE uint64_t run_word(uint64_t s, const uint8_t *p,
-                                       uint64_t w)
+                                       uint64_t w, bool reg)
 {
     uint64_t m = w & HIGH_BITS;
     unsigned j, l;
@@ -115,20 +136,20 @@ static ALWAYS_INLINE uint64_t run_word(uint64_t s, const uint8_t *p,
     j = FIRST_HIGH(m);
     l = LAST_HIGH(m);
     if (l - j >= 4) {
-        STEP(s, p[0]);
-        STEP(s, p[1]);
-        STEP(s, p[2]);
-        STEP(s, p[3]);
-        STEP(s, p[4]);
-        STEP(s, p[5]);
-        STEP(s, p[6]);
-        STEP(s, p[7]);
+        STEP(s, AT(p, w, 0u));
+        STEP(s, AT(p, w, 1u));
+        STEP(s, AT(p, w, 2u));
+        STEP(s, AT(p, w, 3u));
+        STEP(s, AT(p, w, 4u));
+        STEP(s, AT(p, w, 5u));
+        STEP(s, AT(p, w, 6u));
+        STEP(s, AT(p, w, 7u));
         return s;
     }
     if (j != 0)
         STEP_ASCII(s);
     for (unsigned k = j; k <= l; k++)
-        STEP(s, p[k]);
+        STEP(s, AT(p, w, k));
     if (l != 7)
         STEP_ASCII(s);
     return s;
@@ -144,7 +165,7 @@ static ALWAYS_INLINE uint64_t run(uint64_t s, const uint8_t *p, size_t n)
     while (n - i >= 8) {
         uint64_t a, b;
         memcpy(&a, p + i, 8);
-        s = run_word(s, p + i, a);
+        s = run_word(s, p + i, a, false);
         if ((s & 63u) == I_REJ)
             return I_REJ;
         i += 8;
@@ -170,19 +191,14 @@ uint32_t wsg__utf8_run(uint32_t state, const uint8_t *p, size_t n)
     return from_shift(run(to_shift[state], p, n));
 }
 
-/* The DFA over 32 bytes just unmasked, reloaded (out of line: keeps the
- * all-ASCII loop of the caller small). */
-#if defined(__GNUC__)
-__attribute__((noinline))
-#endif
-static uint64_t run32(uint64_t s, const uint8_t *p)
+/* The DFA over 32 bytes just unmasked, from the words still in registers. */
+static ALWAYS_INLINE uint64_t run32(uint64_t s, const uint8_t *p, uint64_t w0,
+                                    uint64_t w1, uint64_t w2, uint64_t w3)
 {
-    uint64_t w;
-    for (size_t i = 0; i < 32; i += 8) {
-        memcpy(&w, p + i, 8);
-        s = run_word(s, p + i, w);
-    }
-    return s;
+    s = run_word(s, p, w0, true);
+    s = run_word(s, p + 8, w1, true);
+    s = run_word(s, p + 16, w2, true);
+    return run_word(s, p + 24, w3, true);
 }
 
 uint32_t wsg__unmask_utf8(uint8_t *p, size_t n, const uint8_t key[4],
@@ -210,12 +226,18 @@ uint32_t wsg__unmask_utf8(uint8_t *p, size_t n, const uint8_t key[4],
         w1 ^= k;
         w2 ^= k;
         w3 ^= k;
+        /* Kept in general registers: otherwise GCC pairs the words into
+         * vector registers for the stores and extracts them again. */
+        IN_GPR(w0);
+        IN_GPR(w1);
+        IN_GPR(w2);
+        IN_GPR(w3);
         memcpy(p + i, &w0, 8);
         memcpy(p + i + 8, &w1, 8);
         memcpy(p + i + 16, &w2, 8);
         memcpy(p + i + 24, &w3, 8);
         if (((w0 | w1 | w2 | w3) & HIGH_BITS) || (s & 63u) != I_ACC) {
-            s = run32(s, p + i);
+            s = run32(s, p + i, w0, w1, w2, w3);
             if ((s & 63u) == I_REJ)
                 return S_REJ;
         }
@@ -226,7 +248,7 @@ uint32_t wsg__unmask_utf8(uint8_t *p, size_t n, const uint8_t key[4],
         memcpy(&w, p + i, 8);
         w ^= k;
         memcpy(p + i, &w, 8);
-        s = run_word(s, p + i, w);
+        s = run_word(s, p + i, w, true);
         if ((s & 63u) == I_REJ)
             return S_REJ;
         i += 8;
