@@ -603,6 +603,7 @@ static void session_timer(struct wsg_timer *t, void *ud)
 void wsg__session_destroy(struct wsg_session *s)
 {
     struct wsg_allocator a = s->alloc;
+    uint16_t code_sent = s->conn ? wsg_conn_close_sent(s->conn) : 0;
 
     if (s->phase != WSG__PH_DEAD)
         wsg__session_end(s, WSG_ERR_CLOSED, "closed");
@@ -616,6 +617,11 @@ void wsg__session_destroy(struct wsg_session *s)
     if (s->fd >= 0)
         close(s->fd);
     s->fd = -1;
+    /* Before on_close: the release callbacks of unsent borrowed buffers
+     * run now, while the application's state for them still exists
+     * (review F4). */
+    wsg_conn_free(s->conn);
+    s->conn = NULL;
 
     if (s->srv && !s->opened && s->cb.on_refuse) {
         struct wsg_refusal r;
@@ -636,7 +642,7 @@ void wsg__session_destroy(struct wsg_session *s)
         info.code = s->peer_code ? s->peer_code : WSG_CLOSE_ABNORMAL;
         info.reason = s->peer_reason;
         info.reason_len = s->peer_reason_len;
-        info.code_sent = s->conn ? wsg_conn_close_sent(s->conn) : 0;
+        info.code_sent = code_sent;
         info.http_status = s->http_status;
         info.detail = s->detail[0] ? s->detail : wsg_strerror(s->end_err);
         s->cb.on_close(s->cb.ud, s, &info);
@@ -645,7 +651,6 @@ void wsg__session_destroy(struct wsg_session *s)
         wsg__server_session_gone(s->srv, s);
 
     wsg_timer_free(s->timer);
-    wsg_conn_free(s->conn);
     wsg_hs_server_free(s->hs_srv);
     wsg_hs_client_free(s->hs_cli);
     wsg_rng_free(s->rng);
