@@ -102,6 +102,9 @@ struct wsg_session {
     size_t stash_len, stash_off;
     struct wsg_rng *rng;                    /* client: own CSPRNG */
 
+    bool rd_eof;                            /* the peer sent FIN: flushing */
+    uint64_t eof_deadline;
+
     /* client connect */
     struct addrinfo *ai_list, *ai_cur;
     char *server_name;

@@ -134,8 +134,12 @@ static bool can_read(const struct wsg_session *s)
     case WSG__PH_LINGER:
         return true;
     case WSG__PH_OPEN:
-        return !input_paused(s) && s->conn &&
-               wsg_conn_state(s->conn) != WSG_STATE_CLOSED;
+        /* Nothing read after a failure, the peer's Close or its FIN would
+         * be used (RFC 6455 5.5.1, 7.1.7). */
+        return !input_paused(s) && s->conn && !s->rd_eof &&
+               s->fail_err == WSG_OK &&
+               wsg_conn_state(s->conn) != WSG_STATE_CLOSED &&
+               !wsg_conn_close_received(s->conn);
     default:
         return false;
     }
@@ -153,6 +157,8 @@ void wsg__session_rearm(struct wsg_session *s)
         uint64_t c = wsg_conn_next_deadline(s->conn);
         if (c < d)
             d = c;
+        if (s->phase == WSG__PH_OPEN && s->rd_eof && s->eof_deadline < d)
+            d = s->eof_deadline;
     }
     wsg_timer_start(s->timer, d);
 }
@@ -321,6 +327,29 @@ static bool close_clean(const struct wsg_session *s)
            s->fail_err == WSG_OK;
 }
 
+/* How an OPEN session ended, once its output is flushed: Close + FIN is
+ * clean even if the FIN came first. */
+static int end_err(struct wsg_session *s)
+{
+    const char *why = NULL;
+    int err;
+
+    if (s->fail_err != WSG_OK)
+        err = s->fail_err;
+    else if (close_clean(s))
+        err = WSG_OK;
+    else if (s->rd_eof) {
+        err = WSG_ERR_PEER_CLOSED;
+        why = "connection closed without a close handshake";
+    } else {
+        err = WSG_ERR_TIMEOUT;
+        why = "close handshake incomplete";
+    }
+    if (why && !s->detail[0])
+        snprintf(s->detail, sizeof s->detail, "%s", why);
+    return err;
+}
+
 static void on_eof(struct wsg_session *s)
 {
     switch (s->phase) {
@@ -328,13 +357,16 @@ static void on_eof(struct wsg_session *s)
         wsg__session_end(s, s->linger_err, NULL);
         break;
     case WSG__PH_OPEN:
-        if (close_clean(s))
-            wsg__session_end(s, WSG_OK, NULL);
-        else if (s->fail_err != WSG_OK)
-            wsg__session_end(s, s->fail_err, NULL);
-        else
-            wsg__session_end(s, WSG_ERR_PEER_CLOSED,
-                             "connection closed without a close handshake");
+        if (s->rd_eof) { /* hang-up while flushing */
+            wsg__session_end(s, end_err(s), NULL);
+            break;
+        }
+        /* The peer's FIN: stop reading, but flush what is queued (the
+         * failing Close, the Close echo, echoed data) first; check_close()
+         * then decides how it ended. Bounded by the close deadline. */
+        s->rd_eof = true;
+        s->eof_deadline =
+            wsg_loop_now(s->loop) + s->conn_cfg.close_timeout_ms;
         break;
     case WSG__PH_SERVER_HS:
         s->refuse_err = WSG_ERR_PEER_CLOSED;
@@ -501,18 +533,19 @@ static void flush(struct wsg_session *s)
 
 static void check_close(struct wsg_session *s)
 {
-    if (s->phase != WSG__PH_OPEN || !s->conn || wsg__session_hs_out_left(s))
+    if (s->phase != WSG__PH_OPEN || !s->conn)
         return;
-    if (!wsg_conn_should_close_transport(s->conn))
+    if (s->rd_eof) {
+        /* After the peer's FIN: done once everything is flushed. */
+        if (wsg__session_hs_out_left(s) || wsg_conn_output_pending(s->conn))
+            return;
+    } else if (wsg__session_hs_out_left(s) ||
+               !wsg_conn_should_close_transport(s->conn)) {
         return;
-    if (close_clean(s))
-        linger(s, WSG_OK);
-    else if (s->fail_err != WSG_OK)
-        linger(s, s->fail_err);
-    else {
-        snprintf(s->detail, sizeof s->detail, "close handshake incomplete");
-        linger(s, WSG_ERR_TIMEOUT);
     }
+    /* Lingering also drains what the peer sent after its Close or FIN,
+     * so that closing never turns into a reset that eats our Close. */
+    linger(s, end_err(s));
 }
 
 static void pump(struct wsg_session *s, bool do_read)
@@ -554,6 +587,7 @@ static void session_io(struct wsg_watch *w, unsigned rev, void *ud)
         if (s->phase == WSG__PH_SERVER_HS || s->phase == WSG__PH_DEFERRED)
             s->refuse_err = WSG_ERR_PEER_CLOSED;
         on_eof(s);
+        pump(s, false); /* OPEN: flush, then check_close() */
         return;
     }
     pump(s, true);
@@ -593,6 +627,11 @@ static void session_timer(struct wsg_timer *t, void *ud)
     }
     if (s->conn && wsg_conn_tick(s->conn, now) == WSG_ERR_TIMEOUT) {
         wsg__session_end(s, WSG_ERR_TIMEOUT, "close handshake timed out");
+        return;
+    }
+    if (s->rd_eof && now >= s->eof_deadline) {
+        wsg__session_end(s, WSG_ERR_TIMEOUT,
+                         "output not flushed after the peer's FIN");
         return;
     }
     pump(s, false);

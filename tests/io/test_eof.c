@@ -1,6 +1,8 @@
-/* lib/io at the end of a session: the release callbacks of unsent borrowed
- * buffers run before on_close, so state freed in on_close is never used
- * after (review F4). */
+/* lib/io at the end of a session: a peer that sends its last frames and
+ * half-closes at once (shutdown(SHUT_WR), as nc -N, simple clients and
+ * conformance tools do) still gets everything the server queued (review
+ * F3, H13); and the release callbacks of unsent borrowed buffers run before
+ * on_close, so state freed in on_close is never used after (review F4). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,134 @@
 #include <criterion/criterion.h>
 
 #include "io_util.h"
+
+#define RBUF 65536u /* the loop's default read buffer */
+
+/* A masked binary frame with a 64-bit length field whatever the size
+ * (non-minimal below 65536: a 1002 protocol error, RFC 6455 5.2). */
+static size_t frame64(uint8_t *out, size_t len)
+{
+    out[0] = 0x82;
+    out[1] = 0x80 | 127;
+    for (int i = 0; i < 8; i++)
+        out[2 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
+    memcpy(out + 10, RAW_KEY, 4);
+    for (size_t i = 0; i < len; i++)
+        out[14 + i] = RAW_KEY[i & 3];
+    return 14 + len;
+}
+
+/* Frames + Close(1000) that fill exactly one read of the server, then FIN
+ * in the same go. `bad`: the first frame is a protocol violation. */
+static size_t closefin_bytes(uint8_t *buf, bool bad)
+{
+    static const uint8_t body[2] = {0x03, 0xe8};
+    size_t n;
+
+    if (bad) {
+        n = frame64(buf, RBUF - 8 - 14);
+    } else {
+        uint8_t *payload = calloc(1, RBUF);
+        cr_assert_not_null(payload);
+        n = client_frame(buf, WSG_OP_BINARY, true, payload, RBUF - 8 - 8,
+                         RAW_KEY);
+        free(payload);
+    }
+    n += client_frame(buf + n, WSG_OP_CLOSE, true, body, 2, RAW_KEY);
+    cr_assert_eq(n, RBUF, "frames take %zu bytes, not one read", n);
+    return n;
+}
+
+static bool closes_over(void *arg)
+{
+    struct rig *g = arg;
+    return g->sd.closes > (int)(intptr_t)g->sd.user;
+}
+
+static void closefin_round(struct rig *g, const uint8_t *buf, size_t n,
+                           bool bad, int round)
+{
+    g->sd.user = (void *)(intptr_t)g->sd.closes;
+    raw_close(&g->r);
+    raw_upgrade(g);
+    raw_send(&g->r, buf, n);
+    cr_assert_eq(shutdown(g->r.fd, SHUT_WR), 0);
+    cr_assert(run_until(g->loop, 3000, raw_has_eof, &g->r),
+              "round %d: no EOF", round);
+    if (!bad) {
+        struct pframe f = next_frame(g);
+        cr_assert_eq(f.op, WSG_OP_BINARY, "round %d: op %d", round, f.op);
+        cr_assert_eq(f.len, RBUF - 16, "round %d: echo of %zu bytes", round,
+                     f.len);
+    }
+    cr_assert_gt(g->r.len, g->off, "round %d: nothing after the 101 (%zu "
+                 "bytes in all)", round, g->r.len);
+    struct pframe f = next_frame(g);
+    cr_assert_eq(f.op, WSG_OP_CLOSE, "round %d: op %d", round, f.op);
+    cr_assert_eq(close_code_of(&f), bad ? 1002 : 1000, "round %d: code %u",
+                 round, close_code_of(&f));
+    cr_expect_eq(g->r.len, g->off, "round %d: bytes after the Close", round);
+    cr_assert(run_until(g->loop, 3000, closes_over, g),
+              "round %d: no on_close", round);
+    cr_expect_eq(g->sd.ci.err, bad ? WSG_ERR_PROTOCOL : WSG_OK,
+                 "round %d: err %s (%s)", round, wsg_err_name(g->sd.ci.err),
+                 g->sd.ci_detail);
+    cr_expect_eq(g->sd.ci.code_sent, bad ? 1002 : 1000);
+    if (!bad)
+        cr_expect_eq(g->sd.ci.code, 1000);
+}
+
+static void closefin(bool bad)
+{
+    struct rig g;
+    uint8_t *buf = malloc(RBUF);
+
+    cr_assert_not_null(buf);
+    rig_init(&g);
+    g.sd.echo = true;
+    rig_listen(&g);
+    size_t n = closefin_bytes(buf, bad);
+    for (int i = 0; i < 20; i++)
+        closefin_round(&g, buf, n, bad, i);
+    cr_expect_eq(g.sd.closes, 20);
+    free(buf);
+    rig_fini(&g);
+}
+
+Test(io_eof, F3_close_then_fin_in_one_read_gets_echo_and_close,
+     .timeout = 60)
+{
+    closefin(false);
+}
+
+Test(io_eof, F3_violation_then_fin_in_one_read_gets_1002, .timeout = 60)
+{
+    closefin(true);
+}
+
+/* Data then FIN without a Close: the echo is still written, then the
+ * session ends as closed without a handshake. */
+Test(io_eof, F3_data_then_fin_gets_the_echo, .timeout = 20)
+{
+    struct rig g;
+    uint8_t fr[64];
+
+    rig_init(&g);
+    g.sd.echo = true;
+    rig_listen(&g);
+    raw_upgrade(&g);
+    raw_send(&g.r, fr, client_frame(fr, WSG_OP_TEXT, true, "last words", 10,
+                                    RAW_KEY));
+    cr_assert_eq(shutdown(g.r.fd, SHUT_WR), 0);
+    cr_assert(run_until(g.loop, 3000, raw_has_eof, &g.r));
+    expect_frame(&g, WSG_OP_TEXT, "last words", 10);
+    cr_assert(run_until(g.loop, 3000, int_pos, &g.sd.closes));
+    cr_expect_eq(g.sd.ci.err, WSG_ERR_PEER_CLOSED, "err %s",
+                 wsg_err_name(g.sd.ci.err));
+    cr_expect_eq(g.sd.ci.code, WSG_CLOSE_ABNORMAL);
+    cr_expect_eq(g.sd.ci.code_sent, 0);
+    rig_fini(&g);
+}
 
 /* ---- F4: borrowed buffers are released before on_close ------------------ */
 
