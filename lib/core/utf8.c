@@ -8,7 +8,7 @@
  * and code points over U+10FFFF (F4 90-BF, F5-FF) lead to the reject state
  * at the byte that makes them so. Reject is shift 0 and every row has 0
  * there, so it is sticky and a block can be checked once at its end.
- * ASCII runs cost one step per word (or nothing, skipped two words at a
+ * ASCII runs cost one step per word (or nothing, skipped four words at a
  * time, at a code point boundary); the fused unmask pass feeds the DFA from
  * the words it just stored, not from memory. */
 #include <string.h>
@@ -156,7 +156,7 @@ static ALWAYS_INLINE uint64_t run_word(uint64_t s, const uint8_t *p,
 }
 
 /* The validator on internal states: returns I_REJ as soon as a word ends
- * rejected; after an ASCII word at a boundary, skips ASCII two words at a
+ * rejected; after an ASCII word at a boundary, skips ASCII four words at a
  * time. */
 static ALWAYS_INLINE uint64_t run(uint64_t s, const uint8_t *p, size_t n)
 {
@@ -170,12 +170,15 @@ static ALWAYS_INLINE uint64_t run(uint64_t s, const uint8_t *p, size_t n)
             return I_REJ;
         i += 8;
         if ((a & HIGH_BITS) == 0) { /* so now at accept */
-            while (n - i >= 16) {
+            while (n - i >= 32) {
+                uint64_t c, d;
                 memcpy(&a, p + i, 8);
                 memcpy(&b, p + i + 8, 8);
-                if ((a | b) & HIGH_BITS)
+                memcpy(&c, p + i + 16, 8);
+                memcpy(&d, p + i + 24, 8);
+                if ((a | b | c | d) & HIGH_BITS)
                     break;
-                i += 16;
+                i += 32;
             }
         }
     }
