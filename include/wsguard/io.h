@@ -26,7 +26,30 @@
  * Callbacks: if a function that takes a callback fails, the callback is
  * never called for that object. Callbacks may call any function of this API
  * on any object, including freeing or closing the one they were called for;
- * objects are torn down after the callback returns. */
+ * objects are torn down after the callback returns.
+ *
+ * Time and memory bounds of a session (HARDENING.md H7, H12), with the
+ * defaults of wsg_server_config_init_default():
+ *   - handshake: handshake_timeout_ms (10 s) from accept to the 101;
+ *   - OPEN: a Ping after ping_interval_ms (25 s) without input; no Pong
+ *     (or other input) within pong_timeout_ms (30 s): Close 1011, then
+ *     the close deadline (conn.close_timeout_ms, 5 s): a silent dead peer
+ *     is gone after about 60 s; optional idle_timeout_ms (off); output
+ *     that makes no progress for write_stall_timeout_ms (60 s): abort;
+ *     TCP keepalive (60 s idle, 5 probes 10 s apart) and TCP_USER_TIMEOUT
+ *     (= write_stall_timeout_ms) for peers that vanish without FIN or RST;
+ *   - closing: the close deadline (5 s), then a lingering close of at most
+ *     2 s and 8 MiB of discarded input.
+ *   Memory held per OPEN session, worst case: conn.max_message (1 MiB, the
+ *   message being assembled) + conn.max_output (4 MiB, counting the queue's
+ *   own memory) + 64 KiB for control frames the core answers + the stash
+ *   of unfed input (at most the loop's read_buffer, 64 KiB) + about 72 KiB
+ *   fixed (a kept 64 KiB message buffer, a 4 KiB output chunk, the session
+ *   and conn structs): about 5.2 MiB with the defaults; reading stops at
+ *   pause_output (2 MiB pending) so echoed input cannot grow output
+ *   without bound. A session in the handshake holds up to about 45 KiB.
+ *   Size max_connections (10000) against this: 10000 x 5.2 MiB is about
+ *   52 GiB if every peer does its worst. */
 #ifndef WSGUARD_IO_H
 #define WSGUARD_IO_H
 
@@ -339,6 +362,35 @@ struct wsg_server_config {
                                          default 10000 */
     uint32_t max_connections;         /* stop accepting at this many;
                                          default 10000 */
+    /* Time limits of an OPEN session (H7, H12); 0 turns each one off. */
+    uint32_t ping_interval_ms;        /* send a Ping when nothing was
+                                         received for this long; default
+                                         25000 */
+    uint32_t pong_timeout_ms;         /* no Pong (or any other input)
+                                         this long after our Ping: Close
+                                         1011 "keepalive ping timeout",
+                                         then the close deadline; on_close
+                                         gets WSG_ERR_TIMEOUT. 0: no
+                                         deadline (a Ping per interval);
+                                         default 30000 */
+    uint32_t idle_timeout_ms;         /* no data message (or fragment)
+                                         received for this long: Close
+                                         1001 "idle timeout", on_close gets
+                                         WSG_ERR_TIMEOUT. Browsers send
+                                         nothing while idle, so it is off
+                                         by default (0); ping/pong finds
+                                         dead peers */
+    uint32_t write_stall_timeout_ms;  /* pending output has not shrunk for
+                                         this long (the peer stopped
+                                         reading): abort without a close
+                                         handshake, WSG_ERR_TIMEOUT. Also
+                                         the socket's TCP_USER_TIMEOUT.
+                                         Default 60000 */
+    /* Accepted sockets always get TCP keepalive: SO_KEEPALIVE,
+     * TCP_KEEPIDLE 60 s, TCP_KEEPINTVL 10 s, TCP_KEEPCNT 5. The ping,
+     * pong and idle clocks stand still while reading is paused (by
+     * backpressure or wsg_session_pause()): nothing is read then by our
+     * choice. */
     size_t pause_output;              /* stop reading a session while its
                                          pending output is over this; 0:
                                          half the conn's max_output */
@@ -387,6 +439,12 @@ struct wsg_client_config {
     const char *port;                 /* default "80" */
     uint32_t timeout_ms;              /* connect + handshake; default 10000 */
     size_t pause_output;              /* as for the server */
+    uint32_t ping_interval_ms;        /* as for the server: default 25000 */
+    uint32_t pong_timeout_ms;         /* default 30000 */
+    uint32_t idle_timeout_ms;         /* default 0 (off) */
+    uint32_t write_stall_timeout_ms;  /* default 60000; the connected
+                                         socket gets the same TCP keepalive
+                                         and TCP_USER_TIMEOUT */
     struct wsg_hs_client_opts hs;     /* request: target, origin,
                                          protocols, headers, limits. hs.host
                                          NULL: built from host and port.

@@ -16,6 +16,10 @@ void wsg_client_config_init_default(struct wsg_client_config *cfg)
     memset(cfg, 0, sizeof *cfg);
     cfg->port = "80";
     cfg->timeout_ms = 10000;
+    cfg->ping_interval_ms = 25000;
+    cfg->pong_timeout_ms = 30000;
+    cfg->idle_timeout_ms = 0;
+    cfg->write_stall_timeout_ms = 60000;
     wsg_hs_client_opts_init_default(&cfg->hs);
     wsg_conn_config_init_default(&cfg->conn);
     cfg->conn.role = WSG_ROLE_CLIENT;
@@ -28,6 +32,7 @@ static void connected(struct wsg_session *s)
     int rc;
 
     wsg__sock_nodelay(s->fd);
+    wsg__sock_keepalive(s->fd, s->write_stall_ms);
     rc = wsg__session_attach(s, s->fd, false);
     if (rc != WSG_OK) {
         wsg__session_end(s, rc, "cannot set up the transport");
@@ -139,6 +144,7 @@ void wsg__client_hs_input(struct wsg_session *s, const uint8_t *buf,
         s->pause_output = s->conn_cfg.max_output / 2;
     s->phase = WSG__PH_OPEN;
     s->opened = true;
+    wsg__session_opened(s);
     if (s->cb.on_open)
         s->cb.on_open(s->cb.ud, s);
     wsg__session_kick(s);
@@ -167,6 +173,10 @@ int wsg_client_connect(struct wsg_loop *loop,
     s->cb.on_refuse = NULL;
     s->tfac = cfg->transport;
     s->pause_output = cfg->pause_output;
+    s->ping_interval_ms = cfg->ping_interval_ms;
+    s->pong_timeout_ms = cfg->pong_timeout_ms;
+    s->idle_timeout_ms = cfg->idle_timeout_ms;
+    s->write_stall_ms = cfg->write_stall_timeout_ms;
     s->conn_cfg = cfg->conn;
     s->conn_cfg.role = WSG_ROLE_CLIENT;
     hs = cfg->hs;

@@ -46,6 +46,12 @@ void wsg__addr_format(const struct sockaddr *sa, socklen_t len, char *buf,
                       size_t cap);
 /* TCP_NODELAY, best effort. */
 void wsg__sock_nodelay(int fd);
+/* SO_KEEPALIVE (idle 60 s, interval 10 s, 5 probes) and, if not 0,
+ * TCP_USER_TIMEOUT; best effort. */
+void wsg__sock_keepalive(int fd, uint32_t user_timeout_ms);
+/* Bytes in the socket's send queue (not yet acknowledged), SIZE_MAX if
+ * unknown. */
+size_t wsg__sock_outq(int fd);
 
 /* ---- sessions (session.c) ------------------------------------------------ */
 
@@ -102,8 +108,22 @@ struct wsg_session {
     size_t stash_len, stash_off;
     struct wsg_rng *rng;                    /* client: own CSPRNG */
 
+    /* time limits of an OPEN session (session_time.c; H7, H12) */
+    uint32_t ping_interval_ms, pong_timeout_ms, idle_timeout_ms;
+    uint32_t write_stall_ms;
+    uint64_t last_rx;                       /* bytes last read */
+    uint64_t last_msg;                      /* data last received */
+    uint64_t ping_at;                       /* our keepalive Ping; 0: none
+                                               outstanding */
+    uint64_t wr_progress;                   /* output last shrank */
+    size_t wr_outq;                         /* kernel send queue when a
+                                               write blocked; SIZE_MAX:
+                                               not sampled */
+    bool wr_armed;                          /* output pending: the stall
+                                               clock runs */
     bool rd_eof;                            /* the peer sent FIN: flushing */
     uint64_t eof_deadline;
+    int self_err;                           /* we closed (WSG_ERR_TIMEOUT) */
 
     /* client connect */
     struct addrinfo *ai_list, *ai_cur;
@@ -172,6 +192,17 @@ size_t wsg__session_hs_out_left(const struct wsg_session *s);
 /* client.c: adopt a connecting fd; run the pump. */
 void wsg__client_set_fd(struct wsg_session *s, int fd);
 void wsg__client_pump(struct wsg_session *s);
+/* session_time.c: the clocks of an OPEN session. _opened starts them,
+ * _rx_resumed restarts the receive clocks (after a pause nothing was
+ * read by our choice), _deadline gives the earliest one (UINT64_MAX:
+ * none) and _expire acts on those that passed (may queue a Ping or a
+ * Close, or end the session). */
+void wsg__session_opened(struct wsg_session *s);
+void wsg__session_rx_resumed(struct wsg_session *s);
+uint64_t wsg__session_deadline(struct wsg_session *s);
+void wsg__session_expire(struct wsg_session *s, uint64_t now);
+/* Reading is paused (backpressure, wsg_session_pause, stash waiting). */
+bool wsg__session_input_paused(const struct wsg_session *s);
 /* Sets the stash to a copy of buf (replaces the current one). */
 int wsg__session_stash(struct wsg_session *s, const uint8_t *buf, size_t len);
 

@@ -42,6 +42,10 @@ void wsg_server_config_init_default(struct wsg_server_config *cfg)
     cfg->backlog = 511;
     cfg->handshake_timeout_ms = 10000;
     cfg->max_connections = 10000;
+    cfg->ping_interval_ms = 25000;
+    cfg->pong_timeout_ms = 30000;
+    cfg->idle_timeout_ms = 0;
+    cfg->write_stall_timeout_ms = 60000;
     wsg_hs_limits_init_default(&cfg->limits);
     wsg_conn_config_init_default(&cfg->conn);
 }
@@ -73,8 +77,13 @@ static void new_session(struct wsg_server *srv, int fd,
     s->conn_cfg = srv->cfg.conn;
     s->pause_output = srv->cfg.pause_output;
     s->tfac = srv->cfg.transport;
+    s->ping_interval_ms = srv->cfg.ping_interval_ms;
+    s->pong_timeout_ms = srv->cfg.pong_timeout_ms;
+    s->idle_timeout_ms = srv->cfg.idle_timeout_ms;
+    s->write_stall_ms = srv->cfg.write_stall_timeout_ms;
     wsg__addr_format(sa, salen, s->peer, sizeof s->peer);
     wsg__sock_nodelay(fd);
+    wsg__sock_keepalive(fd, s->write_stall_ms);
     s->phase = WSG__PH_SERVER_HS;
     s->hs_deadline = wsg_loop_now(srv->loop) + srv->cfg.handshake_timeout_ms;
     rc = wsg_hs_server_new(&srv->cfg.limits, &srv->alloc, &s->hs_srv);

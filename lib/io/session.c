@@ -124,6 +124,11 @@ static bool input_paused(const struct wsg_session *s)
     return s->bp_paused || s->user_paused;
 }
 
+bool wsg__session_input_paused(const struct wsg_session *s)
+{
+    return input_paused(s) || s->stash;
+}
+
 static bool can_read(const struct wsg_session *s)
 {
     if (s->stash)
@@ -157,8 +162,9 @@ void wsg__session_rearm(struct wsg_session *s)
         uint64_t c = wsg_conn_next_deadline(s->conn);
         if (c < d)
             d = c;
-        if (s->phase == WSG__PH_OPEN && s->rd_eof && s->eof_deadline < d)
-            d = s->eof_deadline;
+        c = wsg__session_deadline(s);
+        if (c < d)
+            d = c;
     }
     wsg_timer_start(s->timer, d);
 }
@@ -210,6 +216,7 @@ static void on_event(struct wsg_session *s, const struct wsg_event *ev)
     switch (ev->type) {
     case WSG_EV_MESSAGE:
     case WSG_EV_FRAGMENT:
+        s->last_msg = wsg_loop_now(s->loop);
         if (s->cb.on_message)
             s->cb.on_message(s->cb.ud, s, ev);
         break;
@@ -336,6 +343,8 @@ static int end_err(struct wsg_session *s)
 
     if (s->fail_err != WSG_OK)
         err = s->fail_err;
+    else if (s->self_err != WSG_OK)
+        err = s->self_err;
     else if (close_clean(s))
         err = WSG_OK;
     else if (s->rd_eof) {
@@ -406,6 +415,10 @@ static void input(struct wsg_session *s)
             return;
         }
         s->read_want = WSG_IO_READ;
+        if (rc == WSG_OK && s->phase == WSG__PH_OPEN) {
+            s->last_rx = wsg_loop_now(s->loop); /* any input: alive */
+            s->ping_at = 0;
+        }
         if (rc == WSG_ERR_PEER_CLOSED) {
             on_eof(s);
             return;
@@ -493,13 +506,18 @@ static void flush(struct wsg_session *s)
         if (put) {
             if (hs)
                 s->hs_out_off += put;
-            else
+            else {
                 wsg_conn_output_consume(s->conn, put);
+                s->wr_progress = wsg_loop_now(s->loop);
+                s->wr_outq = SIZE_MAX;
+            }
         }
         if (hs && wsg__session_hs_out_left(s) == 0)
             hs_out_done(s);
         if (rc == WSG_ERR_AGAIN) {
             s->write_want = want ? want : WSG_IO_WRITE;
+            if (!hs && s->wr_outq == SIZE_MAX)
+                s->wr_outq = wsg__sock_outq(s->fd); /* for the stall check */
             break;
         }
         if (rc != WSG_OK) {
@@ -519,6 +537,7 @@ static void flush(struct wsg_session *s)
         if (pending <= s->pause_output / 2) {
             if (s->bp_paused) {
                 s->bp_paused = false;
+                wsg__session_rx_resumed(s);
                 if (s->stash)
                     wsg__session_kick(s);
             }
@@ -629,78 +648,11 @@ static void session_timer(struct wsg_timer *t, void *ud)
         wsg__session_end(s, WSG_ERR_TIMEOUT, "close handshake timed out");
         return;
     }
-    if (s->rd_eof && now >= s->eof_deadline) {
-        wsg__session_end(s, WSG_ERR_TIMEOUT,
-                         "output not flushed after the peer's FIN");
-        return;
-    }
+    wsg__session_expire(s, now);
     pump(s, false);
 }
 
 /* ---- teardown ------------------------------------------------------------ */
-
-void wsg__session_destroy(struct wsg_session *s)
-{
-    struct wsg_allocator a = s->alloc;
-    uint16_t code_sent = s->conn ? wsg_conn_close_sent(s->conn) : 0;
-
-    if (s->phase != WSG__PH_DEAD)
-        wsg__session_end(s, WSG_ERR_CLOSED, "closed");
-    wsg__defer_cancel(s->loop, &s->kick);
-    wsg__defer_cancel(s->loop, &s->teardown);
-    if (s->tops && s->tops->shutdown && s->fd >= 0 && s->opened)
-        s->tops->shutdown(s->tctx, s->fd);
-    if (s->tops && s->tops->free)
-        s->tops->free(s->tctx);
-    s->tops = NULL;
-    if (s->fd >= 0)
-        close(s->fd);
-    s->fd = -1;
-    /* Before on_close: the release callbacks of unsent borrowed buffers
-     * run now, while the application's state for them still exists
-     * (review F4). */
-    wsg_conn_free(s->conn);
-    s->conn = NULL;
-
-    if (s->srv && !s->opened && s->cb.on_refuse) {
-        struct wsg_refusal r;
-        r.peer = s->peer;
-        r.status = s->refuse_status;
-        r.err = s->refuse_err ? s->refuse_err : s->end_err;
-        r.reason = s->refuse_reason[0] ? s->refuse_reason
-                                       : (s->detail[0] ? s->detail
-                                                       : wsg_strerror(r.err));
-        r.request = s->hs_srv ? wsg_hs_server_request(s->hs_srv) : NULL;
-        s->cb.on_refuse(s->cb.ud, &r);
-    }
-    if (s->seen && s->cb.on_close) {
-        struct wsg_close_info info;
-        memset(&info, 0, sizeof info);
-        info.err = s->end_err;
-        info.opened = s->opened;
-        info.code = s->peer_code ? s->peer_code : WSG_CLOSE_ABNORMAL;
-        info.reason = s->peer_reason;
-        info.reason_len = s->peer_reason_len;
-        info.code_sent = code_sent;
-        info.http_status = s->http_status;
-        info.detail = s->detail[0] ? s->detail : wsg_strerror(s->end_err);
-        s->cb.on_close(s->cb.ud, s, &info);
-    }
-    if (s->srv)
-        wsg__server_session_gone(s->srv, s);
-
-    wsg_timer_free(s->timer);
-    wsg_hs_server_free(s->hs_srv);
-    wsg_hs_client_free(s->hs_cli);
-    wsg_rng_free(s->rng);
-    if (s->ai_list)
-        freeaddrinfo(s->ai_list);
-    wsg__free(&a, s->stash);
-    wsg__free(&a, s->protocol);
-    wsg__free(&a, s->server_name);
-    memset(s, 0, sizeof *s);
-    wsg__free(&a, s);
-}
 
 static void teardown_cb(struct wsg__defer *d)
 {

@@ -1,8 +1,11 @@
-/* The server's answers to an upgrade (101 or refusal), and the public
+/* The server's answers to an upgrade (101 or refusal), the teardown that
+ * reports how a session ended, and the public
  * wsg_session_* API: thin wrappers over the core connection that schedule
  * a batched flush, deferred-upgrade answers and accessors. */
+#include <netdb.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "io/io_internal.h"
 
@@ -66,10 +69,76 @@ int wsg__session_accept(struct wsg_session *s,
     s->hs_out_off = 0;
     s->phase = WSG__PH_OPEN;
     s->opened = true;
+    wsg__session_opened(s);
     if (s->cb.on_open)
         s->cb.on_open(s->cb.ud, s);
     wsg__session_kick(s);
     return WSG_OK;
+}
+
+/* ---- teardown ------------------------------------------------------------ */
+
+void wsg__session_destroy(struct wsg_session *s)
+{
+    struct wsg_allocator a = s->alloc;
+    uint16_t code_sent = s->conn ? wsg_conn_close_sent(s->conn) : 0;
+
+    if (s->phase != WSG__PH_DEAD)
+        wsg__session_end(s, WSG_ERR_CLOSED, "closed");
+    wsg__defer_cancel(s->loop, &s->kick);
+    wsg__defer_cancel(s->loop, &s->teardown);
+    if (s->tops && s->tops->shutdown && s->fd >= 0 && s->opened)
+        s->tops->shutdown(s->tctx, s->fd);
+    if (s->tops && s->tops->free)
+        s->tops->free(s->tctx);
+    s->tops = NULL;
+    if (s->fd >= 0)
+        close(s->fd);
+    s->fd = -1;
+    /* Before on_close: the release callbacks of unsent borrowed buffers
+     * run now, while the application's state for them still exists
+     * (review F4). */
+    wsg_conn_free(s->conn);
+    s->conn = NULL;
+
+    if (s->srv && !s->opened && s->cb.on_refuse) {
+        struct wsg_refusal r;
+        r.peer = s->peer;
+        r.status = s->refuse_status;
+        r.err = s->refuse_err ? s->refuse_err : s->end_err;
+        r.reason = s->refuse_reason[0] ? s->refuse_reason
+                                       : (s->detail[0] ? s->detail
+                                                       : wsg_strerror(r.err));
+        r.request = s->hs_srv ? wsg_hs_server_request(s->hs_srv) : NULL;
+        s->cb.on_refuse(s->cb.ud, &r);
+    }
+    if (s->seen && s->cb.on_close) {
+        struct wsg_close_info info;
+        memset(&info, 0, sizeof info);
+        info.err = s->end_err;
+        info.opened = s->opened;
+        info.code = s->peer_code ? s->peer_code : WSG_CLOSE_ABNORMAL;
+        info.reason = s->peer_reason;
+        info.reason_len = s->peer_reason_len;
+        info.code_sent = code_sent;
+        info.http_status = s->http_status;
+        info.detail = s->detail[0] ? s->detail : wsg_strerror(s->end_err);
+        s->cb.on_close(s->cb.ud, s, &info);
+    }
+    if (s->srv)
+        wsg__server_session_gone(s->srv, s);
+
+    wsg_timer_free(s->timer);
+    wsg_hs_server_free(s->hs_srv);
+    wsg_hs_client_free(s->hs_cli);
+    wsg_rng_free(s->rng);
+    if (s->ai_list)
+        freeaddrinfo(s->ai_list);
+    wsg__free(&a, s->stash);
+    wsg__free(&a, s->protocol);
+    wsg__free(&a, s->server_name);
+    memset(s, 0, sizeof *s);
+    wsg__free(&a, s);
 }
 
 /* ---- public API ---------------------------------------------------------- */
@@ -168,7 +237,9 @@ void wsg_session_resume(struct wsg_session *s)
 {
     if (s && s->phase != WSG__PH_DEAD && s->user_paused) {
         s->user_paused = false;
+        wsg__session_rx_resumed(s);
         wsg__session_update_watch(s);
+        wsg__session_rearm(s);
         if (s->stash)
             wsg__session_kick(s);
     }

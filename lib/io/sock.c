@@ -7,8 +7,12 @@
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#ifdef __linux__
+#include <linux/sockios.h>
+#endif
 
 #include "io/io_internal.h"
 
@@ -35,6 +39,38 @@ void wsg__sock_nodelay(int fd)
 {
     int one = 1;
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+void wsg__sock_keepalive(int fd, uint32_t user_timeout_ms)
+{
+    int one = 1, idle = 60, intvl = 10, cnt = 5;
+    unsigned int uto = user_timeout_ms;
+
+    /* A peer that vanished without FIN or RST is found in about
+     * 60 + 5 x 10 s even when nothing is being sent (RFC 1122 4.2.3.6). */
+    (void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+#ifdef TCP_USER_TIMEOUT
+    /* Unacknowledged data older than this fails the socket (RFC 5482). */
+    if (uto)
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto, sizeof uto);
+#else
+    (void)uto;
+#endif
+}
+
+size_t wsg__sock_outq(int fd)
+{
+#ifdef SIOCOUTQ
+    int n = 0;
+    if (ioctl(fd, SIOCOUTQ, &n) == 0 && n >= 0)
+        return (size_t)n;
+#else
+    (void)fd;
+#endif
+    return SIZE_MAX;
 }
 
 /* ---- plain TCP transport -------------------------------------------------- */
