@@ -47,9 +47,16 @@ static void usage(FILE *f)
         "  --max-fragments N      frames per message, 1-1000000 (default 1024)\n"
         "  --path PATH            accept only this path (others: 404);\n"
         "                         default: any path\n"
-        "  --handshake-timeout MS upgrade deadline, 100-600000 (default 10000)\n"
-        "  --close-timeout MS     close handshake deadline, 100-600000\n"
-        "                         (default 5000)\n"
+        "Timeouts are in seconds, decimals allowed (e.g. 0.5):\n"
+        "  --handshake-timeout S  upgrade deadline, 0.1-600 (default 10)\n"
+        "  --close-timeout S      close handshake deadline, 0.1-600\n"
+        "                         (default 5)\n"
+        "  --ping-interval S      send a Ping after S seconds without\n"
+        "                         input, 0-86400; 0: never (default 25)\n"
+        "  --pong-timeout S       no Pong within S seconds of a Ping: close\n"
+        "                         1011, 0-86400; 0: no deadline (default 30)\n"
+        "  --idle-timeout S       no message for S seconds: close 1001,\n"
+        "                         0-86400; 0: off (default 0)\n"
         "  --subprotocol NAME     select NAME when the client offers it\n"
         "  --verbose              log connections to stderr\n"
         "  --help                 this text\n"
@@ -73,6 +80,40 @@ static bool parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
     if (errno || *end || v < lo || v > hi)
         return false;
     *out = v;
+    return true;
+}
+
+/* Seconds with an optional fraction ("10", "0.5", "2.25"), no sign or
+ * exponent, rounded to whole ms, within lo_ms..hi_ms. */
+static bool parse_seconds(const char *s, uint64_t lo_ms, uint64_t hi_ms,
+                          uint64_t *out_ms)
+{
+    uint64_t whole = 0, frac = 0, scale = 1;
+    const char *p = s;
+    bool digits = false;
+
+    if (!s)
+        return false;
+    for (; *p >= '0' && *p <= '9'; p++, digits = true) {
+        whole = whole * 10 + (uint64_t)(*p - '0');
+        if (whole > hi_ms)
+            return false;
+    }
+    if (*p == '.') {
+        p++;
+        for (; *p >= '0' && *p <= '9'; p++, digits = true) {
+            if (scale < 1000000000u) {
+                frac = frac * 10 + (uint64_t)(*p - '0');
+                scale *= 10;
+            }
+        }
+    }
+    if (!digits || *p)
+        return false;
+    whole = whole * 1000 + (frac * 1000 + scale / 2) / scale;
+    if (whole < lo_ms || whole > hi_ms)
+        return false;
+    *out_ms = whole;
     return true;
 }
 
@@ -174,7 +215,7 @@ static void on_signal(struct wsg_watch *w, unsigned rev, void *ud)
 enum {
     OPT_HOST = 256, OPT_PORT, OPT_MAX_MESSAGE, OPT_MAX_FRAME,
     OPT_MAX_FRAGMENTS, OPT_PATH, OPT_HS_TIMEOUT, OPT_CLOSE_TIMEOUT,
-    OPT_SUBPROTOCOL, OPT_VERBOSE, OPT_HELP, OPT_VERSION
+    OPT_PING_INTERVAL, OPT_PONG_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_SUBPROTOCOL, OPT_VERBOSE, OPT_HELP, OPT_VERSION
 };
 
 int main(int argc, char **argv)
@@ -188,6 +229,9 @@ int main(int argc, char **argv)
         {"path", required_argument, NULL, OPT_PATH},
         {"handshake-timeout", required_argument, NULL, OPT_HS_TIMEOUT},
         {"close-timeout", required_argument, NULL, OPT_CLOSE_TIMEOUT},
+        {"ping-interval", required_argument, NULL, OPT_PING_INTERVAL},
+        {"pong-timeout", required_argument, NULL, OPT_PONG_TIMEOUT},
+        {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
         {"subprotocol", required_argument, NULL, OPT_SUBPROTOCOL},
         {"verbose", no_argument, NULL, OPT_VERBOSE},
         {"help", no_argument, NULL, OPT_HELP},
@@ -199,6 +243,7 @@ int main(int argc, char **argv)
     const char *host = "127.0.0.1", *port = "9001";
     uint64_t v, max_message = MiB, max_frame = MiB, max_fragments = 1024;
     uint64_t hs_timeout = 10000, close_timeout = 5000;
+    uint64_t ping_interval = 25000, pong_timeout = 30000, idle_timeout = 0;
     struct sigaction sa;
     sigset_t mask;
     int opt, rc, status = 0;
@@ -237,12 +282,24 @@ int main(int argc, char **argv)
             e.path = optarg;
             break;
         case OPT_HS_TIMEOUT:
-            if (!parse_u64(optarg, 100, 600000, &hs_timeout))
-                bad_value("--handshake-timeout", optarg, "100-600000 ms");
+            if (!parse_seconds(optarg, 100, 600000, &hs_timeout))
+                bad_value("--handshake-timeout", optarg, "0.1-600 seconds");
             break;
         case OPT_CLOSE_TIMEOUT:
-            if (!parse_u64(optarg, 100, 600000, &close_timeout))
-                bad_value("--close-timeout", optarg, "100-600000 ms");
+            if (!parse_seconds(optarg, 100, 600000, &close_timeout))
+                bad_value("--close-timeout", optarg, "0.1-600 seconds");
+            break;
+        case OPT_PING_INTERVAL:
+            if (!parse_seconds(optarg, 0, 86400000, &ping_interval))
+                bad_value("--ping-interval", optarg, "0-86400 seconds");
+            break;
+        case OPT_PONG_TIMEOUT:
+            if (!parse_seconds(optarg, 0, 86400000, &pong_timeout))
+                bad_value("--pong-timeout", optarg, "0-86400 seconds");
+            break;
+        case OPT_IDLE_TIMEOUT:
+            if (!parse_seconds(optarg, 0, 86400000, &idle_timeout))
+                bad_value("--idle-timeout", optarg, "0-86400 seconds");
             break;
         case OPT_SUBPROTOCOL:
             if (!*optarg || strpbrk(optarg, ", \t\r\n\"") )
@@ -299,6 +356,9 @@ int main(int argc, char **argv)
     cfg.host = host;
     cfg.port = port;
     cfg.handshake_timeout_ms = (uint32_t)hs_timeout;
+    cfg.ping_interval_ms = (uint32_t)ping_interval;
+    cfg.pong_timeout_ms = (uint32_t)pong_timeout;
+    cfg.idle_timeout_ms = (uint32_t)idle_timeout;
     cfg.conn.max_message = max_message;
     cfg.conn.max_frame = max_frame;
     cfg.conn.max_fragments = (uint32_t)max_fragments;
