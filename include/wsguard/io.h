@@ -25,8 +25,12 @@
  * watch a signalfd or a self-pipe with wsg_watch_new().
  * Callbacks: if a function that takes a callback fails, the callback is
  * never called for that object. Callbacks may call any function of this API
- * on any object, including freeing or closing the one they were called for;
- * objects are torn down after the callback returns.
+ * on any object, including closing or aborting the session they were called
+ * for and freeing watches and timers; objects are torn down after the
+ * callback returns. Two exceptions: wsg_loop_free() must never be called
+ * from a callback (stop the loop and free it after wsg_loop_run()
+ * returns), and wsg_server_free() not from a callback of one of that
+ * server's sessions (use wsg_server_shutdown()).
  *
  * Time and memory bounds of a session (HARDENING.md H7, H12), with the
  * defaults of wsg_server_config_init_default():
@@ -91,7 +95,8 @@ WSG_API int wsg_loop_new(const struct wsg_loop_config *cfg,
 
 /* Frees the loop. Servers, client sessions, watches and timers on it must
  * have been freed (or ended) first; run one more wsg_loop_run_once(loop, 0)
- * before this so that deferred teardowns finish. */
+ * before this so that deferred teardowns finish. Never from a callback of
+ * this loop (the loop is still dispatching). */
 WSG_API void wsg_loop_free(struct wsg_loop *loop);
 
 /* Runs until wsg_loop_stop() or until nothing is left to wait for (no
@@ -218,8 +223,10 @@ struct wsg_close_info {
     const char *reason;    /* the peer's reason, UTF-8, NUL-terminated */
     size_t reason_len;
     uint16_t code_sent;    /* our close code, 0 if none sent */
-    int http_status;       /* client: the response status when the
-                              handshake failed (0 if none arrived) */
+    int http_status;       /* client: the response's status: 101 after a
+                              successful handshake, the refusal status
+                              when it failed, 0 if no response head
+                              arrived. Server: 0 */
     const char *detail;    /* human-readable detail (handshake reason,
                               strerror); never NULL */
 };
@@ -279,8 +286,10 @@ struct wsg_session_callbacks {
      * handshake. May be NULL. */
     void (*on_control)(void *ud, struct wsg_session *s,
                        const struct wsg_event *ev);
-    /* The pending output fell back under the pause threshold after having
-     * been over it (relays resume the other leg here). May be NULL. */
+    /* The pending output fell to half the pause threshold (pause_output
+     * / 2) after having been over the threshold (relays resume the other
+     * leg here); reading, if it was paused by backpressure, resumes at the
+     * same point. May be NULL. */
     void (*on_drain)(void *ud, struct wsg_session *s);
     /* Exactly once per session the application has seen (server: on_upgrade
      * was called; client: wsg_client_connect() succeeded), when the
