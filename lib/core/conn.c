@@ -3,6 +3,7 @@
  * is in send.c. */
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/conn.h"
 #include "core/utf8.h"
 
@@ -43,17 +44,15 @@ int wsg_conn_new(const struct wsg_conn_config *cfg, struct wsg_conn **out)
         return WSG_ERR_INVALID_ARG;
     if (cfg->rsv_allowed & ~0x70u)
         return WSG_ERR_INVALID_ARG;
-    const struct wsg_allocator *a =
-        cfg->alloc ? cfg->alloc : wsg__core_allocator_default();
-    if (!a->malloc || !a->free)
+    struct wsg_allocator a;
+    if (!wsg__alloc_init(&a, cfg->alloc))
         return WSG_ERR_INVALID_ARG;
 
-    struct wsg_conn *c = a->malloc(sizeof *c, a->ud);
+    struct wsg_conn *c = wsg__zalloc(&a, sizeof *c);
     if (!c)
         return WSG_ERR_NOMEM;
-    memset(c, 0, sizeof *c);
     c->cfg = *cfg;
-    c->alloc = *a;
+    c->alloc = a;
     c->cfg.alloc = &c->alloc;
     c->rx = WSG__RX_HEADER;
     wsg__outq_init(&c->out, &c->alloc);
@@ -66,9 +65,9 @@ void wsg_conn_free(struct wsg_conn *c)
     if (!c)
         return;
     wsg__outq_free(&c->out);
-    wsg__core_free(&c->alloc, c->msg_buf);
+    wsg__free(&c->alloc, c->msg_buf);
     struct wsg_allocator a = c->alloc;
-    a.free(c, a.ud);
+    wsg__free(&a, c);
 }
 
 /* ---- failing (RFC 6455 section 7.1.7) ------------------------------------- */
@@ -229,7 +228,7 @@ static int msg_grow(struct wsg_conn *c, size_t n)
         cap = need;
     if (cap > c->cfg.max_message)
         cap = need > c->cfg.max_message ? need : (size_t)c->cfg.max_message;
-    uint8_t *b = wsg__core_realloc(&c->alloc, c->msg_buf, c->msg_len, cap);
+    uint8_t *b = wsg__realloc(&c->alloc, c->msg_buf, c->msg_len, cap);
     if (!b)
         return WSG_ERR_NOMEM;
     c->msg_buf = b;
@@ -431,7 +430,7 @@ int wsg_conn_feed(struct wsg_conn *c, uint8_t *data, size_t len,
         c->msg_release = false;
         c->msg_len = 0;
         if (c->msg_cap > MSG_KEEP) {
-            wsg__core_free(&c->alloc, c->msg_buf);
+            wsg__free(&c->alloc, c->msg_buf);
             c->msg_buf = NULL;
             c->msg_cap = 0;
         }

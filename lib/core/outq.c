@@ -1,60 +1,8 @@
-/* The output queue and the allocator helpers. */
-#include <stdlib.h>
+/* The output queue. */
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/outq.h"
-
-static void *libc_malloc(size_t n, void *ud)
-{
-    (void)ud;
-    return malloc(n);
-}
-
-static void *libc_realloc(void *p, size_t n, void *ud)
-{
-    (void)ud;
-    return realloc(p, n);
-}
-
-static void libc_free(void *p, void *ud)
-{
-    (void)ud;
-    free(p);
-}
-
-static const struct wsg_allocator libc_allocator = {
-    libc_malloc, libc_realloc, libc_free, NULL};
-
-const struct wsg_allocator *wsg__core_allocator_default(void)
-{
-    return &libc_allocator;
-}
-
-void *wsg__core_alloc(const struct wsg_allocator *a, size_t n)
-{
-    return a->malloc(n ? n : 1, a->ud);
-}
-
-void *wsg__core_realloc(const struct wsg_allocator *a, void *p, size_t old,
-                   size_t n)
-{
-    if (!p)
-        return wsg__core_alloc(a, n);
-    if (a->realloc)
-        return a->realloc(p, n ? n : 1, a->ud);
-    void *q = wsg__core_alloc(a, n);
-    if (!q)
-        return NULL;
-    memcpy(q, p, old < n ? old : n);
-    a->free(p, a->ud);
-    return q;
-}
-
-void wsg__core_free(const struct wsg_allocator *a, void *p)
-{
-    if (p)
-        a->free(p, a->ud);
-}
 
 /* ---- queue ---------------------------------------------------------------- */
 
@@ -104,7 +52,7 @@ uint8_t *wsg__outq_reserve(struct wsg__outq *q, size_t n)
     size_t cap = n > WSG__CHUNK ? n : WSG__CHUNK;
     if (cap > SIZE_MAX - sizeof(struct wsg__seg))
         return NULL;
-    struct wsg__seg *s = wsg__core_alloc(q->a, sizeof *s + cap);
+    struct wsg__seg *s = wsg__alloc(q->a, sizeof *s + cap);
     if (!s)
         return NULL;
     memset(s, 0, sizeof *s);
@@ -135,7 +83,7 @@ struct wsg__seg *wsg__outq_borrowed_new(struct wsg__outq *q,
 {
     if (hlen > WSG_FRAME_HEADER_MAX || len > SIZE_MAX - hlen)
         return NULL;
-    struct wsg__seg *s = wsg__core_alloc(q->a, wsg__outq_borrowed_cost(hlen));
+    struct wsg__seg *s = wsg__alloc(q->a, wsg__outq_borrowed_cost(hlen));
     if (!s)
         return NULL;
     memset(s, 0, sizeof *s);
@@ -194,9 +142,9 @@ static void seg_drop(struct wsg__outq *q, struct wsg__seg *s)
     if (s->kind == WSG__SEG_BORROWED) {
         if (s->release)
             s->release(s->ud, s->bptr);
-        wsg__core_free(q->a, s);
+        wsg__free(q->a, s);
     } else if (s->kind == WSG__SEG_OWNED) {
-        wsg__core_free(q->a, s);
+        wsg__free(q->a, s);
     }
     /* Embedded segments belong to the connection. */
 }

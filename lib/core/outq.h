@@ -76,11 +76,4 @@ size_t wsg__outq_lend(const struct wsg__outq *q, struct wsg_iovec *iov,
 size_t wsg__outq_consume(struct wsg__outq *q, size_t n);
 void wsg__outq_free(struct wsg__outq *q);
 
-/* Allocator helpers (allocator never NULL). */
-void *wsg__core_alloc(const struct wsg_allocator *a, size_t n);
-void *wsg__core_realloc(const struct wsg_allocator *a, void *p, size_t old,
-                   size_t n);
-void wsg__core_free(const struct wsg_allocator *a, void *p);
-const struct wsg_allocator *wsg__core_allocator_default(void);
-
 #endif

@@ -137,7 +137,7 @@ int wsg_hs_client_new(const struct wsg_hs_client_opts *opts,
     if (!out)
         return WSG_ERR_INVALID_ARG;
     *out = NULL;
-    if (!opts || !opts_ok(opts) || !wsg__hs_alloc_init(&a, alloc))
+    if (!opts || !opts_ok(opts) || !wsg__alloc_init(&a, alloc))
         return WSG_ERR_INVALID_ARG;
 
     /* Section 4.1: a nonce of 16 random bytes, base64-encoded. */
@@ -154,13 +154,13 @@ int wsg_hs_client_new(const struct wsg_hs_client_opts *opts,
     if (b.len > WSG__HS_OUT_MAX)
         return WSG_ERR_INVALID_ARG;
 
-    struct wsg_hs_client *hs = wsg__hs_malloc(&a, sizeof *hs);
+    struct wsg_hs_client *hs = wsg__alloc(&a, sizeof *hs);
     if (!hs)
         return WSG_ERR_NOMEM;
     memset(hs, 0, sizeof *hs);
-    hs->req = wsg__hs_malloc(&a, b.len);
+    hs->req = wsg__alloc(&a, b.len);
     if (!hs->req) {
-        wsg__hs_free(&a, hs);
+        wsg__free(&a, hs);
         return WSG_ERR_NOMEM;
     }
     hs->req_len = b.len;
@@ -171,8 +171,8 @@ int wsg_hs_client_new(const struct wsg_hs_client_opts *opts,
 
     memcpy(hs->key, key, sizeof key);
     if (wsg_hs_accept_value(hs->key, 24, hs->accept) != WSG_OK) {
-        wsg__hs_free(&a, hs->req);
-        wsg__hs_free(&a, hs);
+        wsg__free(&a, hs->req);
+        wsg__free(&a, hs);
         return WSG_ERR_INVALID_ARG;
     }
     if (opts->protocol_count) {
@@ -196,9 +196,9 @@ void wsg_hs_client_free(struct wsg_hs_client *hs)
     if (!hs)
         return;
     struct wsg_allocator a = hs->http.alloc;
-    wsg__hs_free(&a, hs->req);
+    wsg__free(&a, hs->req);
     wsg__http_free(&hs->http);
-    wsg__hs_free(&a, hs);
+    wsg__free(&a, hs);
 }
 
 void wsg_hs_client_request(const struct wsg_hs_client *hs,

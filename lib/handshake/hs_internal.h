@@ -1,5 +1,6 @@
 /* Internal to lib/handshake: the bounded HTTP head parser shared by the
- * server and client sides, allocation helpers and a response writer. */
+ * server and client sides and a response writer. Allocation goes through
+ * core/alloc.h. */
 #ifndef WSG_HS_INTERNAL_H
 #define WSG_HS_INTERNAL_H
 
@@ -12,6 +13,8 @@
 #include <wsguard/core.h>
 #include <wsguard/handshake.h>
 
+#include "core/alloc.h"
+
 /* Hard caps on the limits a caller may configure, so that buffer sizes
  * computed from them never overflow. */
 #define WSG__HS_MAX_LINE_CAP ((size_t)1 << 20)
@@ -19,16 +22,6 @@
 #define WSG__HS_MAX_HEADERS_CAP 65536u
 /* Largest response the handshake writes (101 or refusal). */
 #define WSG__HS_OUT_MAX ((size_t)65536)
-
-/* ---- allocation --------------------------------------------------------- */
-
-/* Copies `in` (NULL: libc) into `out`. False if `in` is incomplete. */
-bool wsg__hs_alloc_init(struct wsg_allocator *out,
-                        const struct wsg_allocator *in);
-void *wsg__hs_malloc(const struct wsg_allocator *a, size_t n);
-void *wsg__hs_realloc(const struct wsg_allocator *a, void *p, size_t old,
-                      size_t n);
-void wsg__hs_free(const struct wsg_allocator *a, void *p);
 
 /* ---- the head parser ---------------------------------------------------- */
 

@@ -7,74 +7,11 @@
  * line (T7). The scanner also finds the end of the head ("\r\n\r\n"), so
  * llhttp never sees a byte after it (T8). Names and values are copied into
  * one buffer, limits enforced as bytes arrive (T5). */
-#include <stdlib.h>
 #include <string.h>
 
 #include "handshake/hs_internal.h"
 
 enum { HS_IDLE = 0, HS_FIELD, HS_VALUE, HS_VALUE_DONE };
-
-/* ---- allocation --------------------------------------------------------- */
-
-static void *libc_malloc(size_t n, void *ud)
-{
-    (void)ud;
-    return malloc(n);
-}
-
-static void *libc_realloc(void *p, size_t n, void *ud)
-{
-    (void)ud;
-    return realloc(p, n);
-}
-
-static void libc_free(void *p, void *ud)
-{
-    (void)ud;
-    free(p);
-}
-
-bool wsg__hs_alloc_init(struct wsg_allocator *out,
-                        const struct wsg_allocator *in)
-{
-    if (!in) {
-        out->malloc = libc_malloc;
-        out->realloc = libc_realloc;
-        out->free = libc_free;
-        out->ud = NULL;
-        return true;
-    }
-    if (!in->malloc || !in->free)
-        return false;
-    *out = *in;
-    return true;
-}
-
-void *wsg__hs_malloc(const struct wsg_allocator *a, size_t n)
-{
-    return n ? a->malloc(n, a->ud) : NULL;
-}
-
-void *wsg__hs_realloc(const struct wsg_allocator *a, void *p, size_t old,
-                      size_t n)
-{
-    if (a->realloc)
-        return a->realloc(p, n, a->ud);
-    void *q = a->malloc(n, a->ud);
-    if (!q)
-        return NULL;
-    if (p) {
-        memcpy(q, p, old < n ? old : n);
-        a->free(p, a->ud);
-    }
-    return q;
-}
-
-void wsg__hs_free(const struct wsg_allocator *a, void *p)
-{
-    if (p)
-        a->free(p, a->ud);
-}
 
 /* ---- limits ------------------------------------------------------------- */
 
@@ -134,7 +71,7 @@ static int buf_reserve(struct wsg__http *h, size_t n)
         cap *= 2;
     if (cap > h->buf_max)
         cap = h->buf_max;
-    char *p = wsg__hs_realloc(&h->alloc, h->buf, h->buf_cap, cap);
+    char *p = wsg__realloc(&h->alloc, h->buf, h->buf_cap, cap);
     if (!p)
         return wsg__http_fail(h, WSG_ERR_NOMEM, 503, "out of memory");
     h->buf = p;
@@ -229,7 +166,7 @@ static int new_header(struct wsg__http *h)
         size_t cap = h->ix_cap ? h->ix_cap * 2 : 16;
         if (cap > h->lim.max_headers)
             cap = h->lim.max_headers;
-        struct wsg__hdr_ix *ix = wsg__hs_realloc(
+        struct wsg__hdr_ix *ix = wsg__realloc(
             &h->alloc, h->ix, h->ix_cap * sizeof *ix, cap * sizeof *ix);
         if (!ix) {
             wsg__http_fail(h, WSG_ERR_NOMEM, 503, "out of memory");
@@ -331,9 +268,9 @@ void wsg__http_init(struct wsg__http *h, bool is_request,
 
 void wsg__http_free(struct wsg__http *h)
 {
-    wsg__hs_free(&h->alloc, h->buf);
-    wsg__hs_free(&h->alloc, h->ix);
-    wsg__hs_free(&h->alloc, h->headers);
+    wsg__free(&h->alloc, h->buf);
+    wsg__free(&h->alloc, h->ix);
+    wsg__free(&h->alloc, h->headers);
     h->buf = NULL;
     h->ix = NULL;
     h->headers = NULL;
@@ -446,7 +383,7 @@ static int finish(struct wsg__http *h)
         join(h, "Sec-WebSocket-Extensions", &e_off, &e_len, &e_any))
         return h->err;
     if (h->nhdr) {
-        h->headers = wsg__hs_malloc(&h->alloc, h->nhdr * sizeof *h->headers);
+        h->headers = wsg__alloc(&h->alloc, h->nhdr * sizeof *h->headers);
         if (!h->headers)
             return wsg__http_fail(h, WSG_ERR_NOMEM, 503, "out of memory");
         for (size_t i = 0; i < h->nhdr; i++) {

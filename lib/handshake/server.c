@@ -36,9 +36,9 @@ int wsg_hs_server_new(const struct wsg_hs_limits *lim,
         wsg_hs_limits_init_default(&def);
         lim = &def;
     }
-    if (!wsg__hs_limits_ok(lim) || !wsg__hs_alloc_init(&a, alloc))
+    if (!wsg__hs_limits_ok(lim) || !wsg__alloc_init(&a, alloc))
         return WSG_ERR_INVALID_ARG;
-    struct wsg_hs_server *hs = wsg__hs_malloc(&a, sizeof *hs);
+    struct wsg_hs_server *hs = wsg__alloc(&a, sizeof *hs);
     if (!hs)
         return WSG_ERR_NOMEM;
     memset(hs, 0, sizeof *hs);
@@ -52,9 +52,9 @@ void wsg_hs_server_free(struct wsg_hs_server *hs)
     if (!hs)
         return;
     struct wsg_allocator a = hs->http.alloc;
-    wsg__hs_free(&a, hs->out);
+    wsg__free(&a, hs->out);
     wsg__http_free(&hs->http);
-    wsg__hs_free(&a, hs);
+    wsg__free(&a, hs);
 }
 
 static int refuse(struct wsg_hs_server *hs, int status, const char *reason)
@@ -253,10 +253,10 @@ static int out_alloc(struct wsg_hs_server *hs, size_t len,
 {
     if (len == 0 || len > WSG__HS_OUT_MAX)
         return WSG_ERR_INVALID_ARG;
-    uint8_t *p = wsg__hs_malloc(&hs->http.alloc, len);
+    uint8_t *p = wsg__alloc(&hs->http.alloc, len);
     if (!p)
         return WSG_ERR_NOMEM;
-    wsg__hs_free(&hs->http.alloc, hs->out);
+    wsg__free(&hs->http.alloc, hs->out);
     hs->out = p;
     hs->out_len = len;
     b->p = p;

@@ -127,13 +127,11 @@ void wsg__client_hs_input(struct wsg_session *s, const uint8_t *buf,
     }
     proto = wsg_hs_client_protocol(s->hs_cli);
     if (proto.ptr) {
-        s->protocol = wsg__malloc(&s->alloc, proto.len + 1);
+        s->protocol = wsg__strndup(&s->alloc, proto.ptr, proto.len);
         if (!s->protocol) {
             wsg__session_end(s, WSG_ERR_NOMEM, "out of memory");
             return;
         }
-        memcpy(s->protocol, proto.ptr, proto.len);
-        s->protocol[proto.len] = '\0';
     }
     rc = wsg_conn_new(&s->conn_cfg, &s->conn);
     if (rc != WSG_OK) {

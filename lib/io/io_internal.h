@@ -13,14 +13,18 @@
 #include <wsguard/handshake.h>
 #include <wsguard/io.h>
 
+#include "core/alloc.h"
+
 /* ---- allocation ---------------------------------------------------------- */
 
-/* A filled-in allocator: NULL fields replaced by libc. */
-void wsg__alloc_init(struct wsg_allocator *dst, const struct wsg_allocator *src);
-void *wsg__malloc(const struct wsg_allocator *a, size_t n);
-void *wsg__calloc(const struct wsg_allocator *a, size_t n);
-void wsg__free(const struct wsg_allocator *a, void *p);
-char *wsg__strdup(const struct wsg_allocator *a, const char *s);
+/* Helpers in core/alloc.h. lib/io takes an allocator without malloc or
+ * free as NULL (libc), where core and handshake refuse it. */
+static inline void wsg__io_alloc_init(struct wsg_allocator *dst,
+                                      const struct wsg_allocator *src)
+{
+    if (!wsg__alloc_init(dst, src))
+        (void)wsg__alloc_init(dst, NULL);
+}
 
 /* ---- loop ---------------------------------------------------------------- */
 

@@ -6,7 +6,6 @@
  * watch whose fd was closed (and the number reused) never touches the new
  * registration. */
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <time.h>
@@ -55,56 +54,6 @@ struct wsg_loop {
     bool stop;
 };
 
-/* ---- allocation helpers --------------------------------------------------- */
-
-static void *libc_malloc(size_t n, void *ud) { (void)ud; return malloc(n); }
-static void *libc_realloc(void *p, size_t n, void *ud)
-{
-    (void)ud;
-    return realloc(p, n);
-}
-static void libc_free(void *p, void *ud) { (void)ud; free(p); }
-
-void wsg__alloc_init(struct wsg_allocator *dst, const struct wsg_allocator *src)
-{
-    if (src && src->malloc && src->free) {
-        *dst = *src;
-        return;
-    }
-    dst->malloc = libc_malloc;
-    dst->realloc = libc_realloc;
-    dst->free = libc_free;
-    dst->ud = NULL;
-}
-
-void *wsg__malloc(const struct wsg_allocator *a, size_t n)
-{
-    return a->malloc(n ? n : 1, a->ud);
-}
-
-void *wsg__calloc(const struct wsg_allocator *a, size_t n)
-{
-    void *p = wsg__malloc(a, n);
-    if (p)
-        memset(p, 0, n);
-    return p;
-}
-
-void wsg__free(const struct wsg_allocator *a, void *p)
-{
-    if (p)
-        a->free(p, a->ud);
-}
-
-char *wsg__strdup(const struct wsg_allocator *a, const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *p = wsg__malloc(a, n);
-    if (p)
-        memcpy(p, s, n);
-    return p;
-}
-
 /* ---- clock ---------------------------------------------------------------- */
 
 uint64_t wsg_clock_ms(void)
@@ -139,15 +88,15 @@ int wsg_loop_new(const struct wsg_loop_config *cfg, struct wsg_loop **out)
     if (cfg->max_events == 0 || cfg->max_events > 65536 ||
         cfg->read_buffer < 1024 || cfg->read_buffer > (64u << 20))
         return WSG_ERR_INVALID_ARG;
-    wsg__alloc_init(&a, cfg->alloc);
-    loop = wsg__calloc(&a, sizeof *loop);
+    wsg__io_alloc_init(&a, cfg->alloc);
+    loop = wsg__zalloc(&a, sizeof *loop);
     if (!loop)
         return WSG_ERR_NOMEM;
     loop->alloc = a;
     loop->max_events = cfg->max_events;
     loop->rbuf_len = cfg->read_buffer;
-    loop->evs = wsg__malloc(&a, sizeof *loop->evs * cfg->max_events);
-    loop->rbuf = wsg__malloc(&a, cfg->read_buffer);
+    loop->evs = wsg__alloc(&a, sizeof *loop->evs * cfg->max_events);
+    loop->rbuf = wsg__alloc(&a, cfg->read_buffer);
     if (!loop->evs || !loop->rbuf) {
         wsg__free(&a, loop->evs);
         wsg__free(&a, loop->rbuf);
@@ -275,7 +224,7 @@ static int byfd_reserve(struct wsg_loop *loop, int fd)
     cap = loop->byfd_len ? loop->byfd_len : 64;
     while (cap < need)
         cap *= 2;
-    t = wsg__calloc(&loop->alloc, cap * sizeof *t);
+    t = wsg__zalloc(&loop->alloc, cap * sizeof *t);
     if (!t)
         return WSG_ERR_NOMEM;
     if (loop->byfd_len)
@@ -298,7 +247,7 @@ int wsg_watch_new(struct wsg_loop *loop, int fd, unsigned events,
     *out = NULL;
     if (byfd_reserve(loop, fd) != WSG_OK)
         return WSG_ERR_NOMEM;
-    w = wsg__calloc(&loop->alloc, sizeof *w);
+    w = wsg__zalloc(&loop->alloc, sizeof *w);
     if (!w)
         return WSG_ERR_NOMEM;
     w->loop = loop;
@@ -437,7 +386,7 @@ int wsg_timer_new(struct wsg_loop *loop,
         return WSG_ERR_INVALID_ARG;
     if (loop->timers == loop->heap_cap) {
         size_t cap = loop->heap_cap ? loop->heap_cap * 2 : 64;
-        struct wsg_timer **h = wsg__malloc(&loop->alloc, cap * sizeof *h);
+        struct wsg_timer **h = wsg__alloc(&loop->alloc, cap * sizeof *h);
         if (!h)
             return WSG_ERR_NOMEM;
         if (loop->heap_len)
@@ -446,7 +395,7 @@ int wsg_timer_new(struct wsg_loop *loop,
         loop->heap = h;
         loop->heap_cap = cap;
     }
-    t = wsg__calloc(&loop->alloc, sizeof *t);
+    t = wsg__zalloc(&loop->alloc, sizeof *t);
     if (!t)
         return WSG_ERR_NOMEM;
     loop->timers++;

@@ -25,8 +25,8 @@ int wsg_rng_new(const struct wsg_allocator *alloc, const char *personal,
     if (!out)
         return WSG_ERR_INVALID_ARG;
     *out = NULL;
-    wsg__alloc_init(&a, alloc);
-    r = wsg__calloc(&a, sizeof *r);
+    wsg__io_alloc_init(&a, alloc);
+    r = wsg__zalloc(&a, sizeof *r);
     if (!r)
         return WSG_ERR_NOMEM;
     r->alloc = a;

@@ -40,8 +40,8 @@ int wsg__session_new(struct wsg_loop *loop, const struct wsg_allocator *alloc,
     struct wsg_allocator a;
     struct wsg_session *s;
 
-    wsg__alloc_init(&a, alloc ? alloc : wsg__loop_alloc(loop));
-    s = wsg__calloc(&a, sizeof *s);
+    wsg__io_alloc_init(&a, alloc ? alloc : wsg__loop_alloc(loop));
+    s = wsg__zalloc(&a, sizeof *s);
     if (!s)
         return WSG_ERR_NOMEM;
     s->loop = loop;
@@ -102,10 +102,9 @@ int wsg__session_stash(struct wsg_session *s, const uint8_t *buf, size_t len)
     uint8_t *p = NULL;
 
     if (len) {
-        p = wsg__malloc(&s->alloc, len);
+        p = wsg__memdup(&s->alloc, buf, len);
         if (!p)
             return WSG_ERR_NOMEM;
-        memcpy(p, buf, len);
     }
     wsg__free(&s->alloc, s->stash);
     s->stash = p;
