@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include <wsguard/version.h>
 #include <wsguard/wsguard.h>
 
+#include "opts.h"
 #include "url.h"
 
 enum {
@@ -104,34 +104,6 @@ static void usage(FILE *f)
         "  4  protocol error (the server broke RFC 6455)\n"
         "  5  closed by the server with a code other than 1000\n"
         "  6  timeout\n");
-}
-
-__attribute__((format(printf, 1, 2), noreturn))
-static void die_usage(const char *fmt, ...);
-static void die_usage(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "wsg-client: ");
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\ntry 'wsg-client --help'\n");
-    exit(EXIT_USAGE);
-}
-
-static bool parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-    char *end;
-    unsigned long long v;
-
-    if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
-        return false;
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno || *end || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
 }
 
 static uint8_t *read_file(const char *path, size_t *len)
@@ -419,12 +391,12 @@ static void parse_header(const char *arg, struct wsg_header *h)
     const char *v;
 
     if (!colon || colon == arg)
-        die_usage("invalid value for -H: '%s' (expected 'Name: value')", arg);
+        opts_die("invalid value for -H: '%s' (expected 'Name: value')", arg);
     for (const char *p = arg; p < colon; p++)
         if (*p <= ' ' || *p >= 127 || strchr("()<>@,;:\\\"/[]?={}", *p))
-            die_usage("invalid header name in -H '%s'", arg);
+            opts_die("invalid header name in -H '%s'", arg);
     if (strpbrk(arg, "\r\n"))
-        die_usage("CR or LF in -H '%s'", arg);
+        opts_die("CR or LF in -H '%s'", arg);
     v = colon + 1;
     while (*v == ' ' || *v == '\t')
         v++;
@@ -469,13 +441,14 @@ int main(int argc, char **argv)
     int opt, rc, stdin_flags = -1;
 
     c.close_code = WSG_CLOSE_NORMAL;
+    opts_init("wsg-client");
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "H:", opts, NULL)) != -1) {
         switch (opt) {
         case OPT_SEND:
         case OPT_SEND_FILE:
             if (nitems == MAX_SENDS)
-                die_usage("too many messages (at most %s)", "1024");
+                opts_die("too many messages (at most %s)", "1024");
             is_file[nitems] = opt == OPT_SEND_FILE;
             (is_file[nitems] ? files : texts)[nitems] = optarg;
             nitems++;
@@ -484,52 +457,49 @@ int main(int argc, char **argv)
             binary = true;
             break;
         case OPT_COUNT:
-            if (!parse_u64(optarg, 1, 1000000000, &c.count))
-                die_usage("invalid value for --count: '%s' (allowed: "
-                          "1-1000000000)", optarg);
+            if (!opts_parse_u64(optarg, 1, 1000000000, &c.count))
+                opts_bad_value("--count", optarg, "1-1000000000");
             break;
         case 'H':
             if (nheaders == MAX_HEADERS)
-                die_usage("too many -H headers (at most %s)", "64");
+                opts_die("too many -H headers (at most %s)", "64");
             parse_header(optarg, &headers[nheaders++]);
             break;
         case OPT_SUBPROTOCOL:
             if (nprotocols == MAX_PROTOCOLS)
-                die_usage("too many --subprotocol (at most %s)", "32");
+                opts_die("too many --subprotocol (at most %s)", "32");
             if (!*optarg || strpbrk(optarg, ", \t\r\n\""))
-                die_usage("invalid value for --subprotocol: '%s' (allowed: "
-                          "an HTTP token)", optarg);
+                opts_bad_value("--subprotocol", optarg, "an HTTP token");
             protocols[nprotocols++] = optarg;
             break;
         case OPT_ORIGIN:
             if (!*optarg || strpbrk(optarg, "\r\n"))
-                die_usage("invalid value for --origin: '%s'", optarg);
+                opts_die("invalid value for --origin: '%s'", optarg);
             origin = optarg;
             break;
         case OPT_TIMEOUT:
-            if (!parse_u64(optarg, 1, 86400, &timeout_s))
-                die_usage("invalid value for --timeout: '%s' (allowed: "
-                          "1-86400 seconds)", optarg);
+            if (!opts_parse_u64(optarg, 1, 86400, &timeout_s))
+                opts_bad_value("--timeout", optarg, "1-86400 seconds");
             break;
         case OPT_CLOSE: {
             const char *colon = strchr(optarg, ':');
             char num[16];
             size_t nl = colon ? (size_t)(colon - optarg) : strlen(optarg);
             if (nl == 0 || nl >= sizeof num)
-                die_usage("invalid value for --close: '%s' (allowed: "
-                          "CODE[:REASON], CODE 1000-4999 sendable)", optarg);
+                opts_bad_value("--close", optarg,
+                               "CODE[:REASON], CODE 1000-4999 sendable");
             memcpy(num, optarg, nl);
             num[nl] = '\0';
-            if (!parse_u64(num, 1000, 4999, &v) ||
+            if (!opts_parse_u64(num, 1000, 4999, &v) ||
                 !wsg_close_code_is_sendable((uint16_t)v))
-                die_usage("invalid value for --close: '%s' (allowed: "
-                          "1000-1003, 1007-1014, 3000-4999)", optarg);
+                opts_bad_value("--close", optarg,
+                               "1000-1003, 1007-1014, 3000-4999");
             c.close_code = (uint16_t)v;
             if (colon) {
                 if (strlen(colon + 1) > 123 ||
                     !wsg_utf8_valid((const uint8_t *)colon + 1,
                                     strlen(colon + 1)))
-                    die_usage("invalid --close reason '%s' (allowed: up to "
+                    opts_die("invalid --close reason '%s' (allowed: up to "
                               "123 bytes of UTF-8)", colon + 1);
                 snprintf(close_reason, sizeof close_reason, "%s", colon + 1);
                 c.close_reason = close_reason;
@@ -549,22 +519,11 @@ int main(int argc, char **argv)
             printf("wsg-client %s\n", WSG_VERSION_STRING);
             return EXIT_OK;
         default:
-            if (optopt)
-                fprintf(stderr, "wsg-client: %s needs a value\n",
-                        argv[optind - 1]);
-            else
-                fprintf(stderr, "wsg-client: unknown option '%s'\n",
-                        argv[optind - 1]);
-            fprintf(stderr, "try 'wsg-client --help'\n");
-            return EXIT_USAGE;
+            opts_bad_option(argv[optind - 1], optopt != 0);
         }
     }
-    if (optind != argc - 1) {
-        fprintf(stderr, optind >= argc ? "wsg-client: missing URL\n"
-                                       : "wsg-client: too many arguments\n");
-        fprintf(stderr, "try 'wsg-client --help'\n");
-        return EXIT_USAGE;
-    }
+    if (optind != argc - 1)
+        opts_die("%s", optind >= argc ? "missing URL" : "too many arguments");
     rc = wsg_url_parse(argv[optind], &url);
     if (rc == WSG_URL_TLS) {
         fprintf(stderr, "wsg-client: TLS not supported yet (wss:// URL)\n");

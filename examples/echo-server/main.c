@@ -17,6 +17,8 @@
 #include <wsguard/version.h>
 #include <wsguard/wsguard.h>
 
+#include "opts.h"
+
 #define MiB (1024u * 1024u)
 #define MAX_LIMIT (1024u * MiB) /* 1 GiB */
 #define SHUTDOWN_MS 3000u
@@ -66,63 +68,6 @@ static void usage(FILE *f)
         "Exit status: 0 after a clean shutdown, 1 on a runtime error,\n"
         "2 on bad usage.\n",
         MAX_LIMIT, MiB, MAX_LIMIT, MiB);
-}
-
-static bool parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-    char *end;
-    unsigned long long v;
-
-    if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
-        return false;
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno || *end || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
-/* Seconds with an optional fraction ("10", "0.5", "2.25"), no sign or
- * exponent, rounded to whole ms, within lo_ms..hi_ms. */
-static bool parse_seconds(const char *s, uint64_t lo_ms, uint64_t hi_ms,
-                          uint64_t *out_ms)
-{
-    uint64_t whole = 0, frac = 0, scale = 1;
-    const char *p = s;
-    bool digits = false;
-
-    if (!s)
-        return false;
-    for (; *p >= '0' && *p <= '9'; p++, digits = true) {
-        whole = whole * 10 + (uint64_t)(*p - '0');
-        if (whole > hi_ms)
-            return false;
-    }
-    if (*p == '.') {
-        p++;
-        for (; *p >= '0' && *p <= '9'; p++, digits = true) {
-            if (scale < 1000000000u) {
-                frac = frac * 10 + (uint64_t)(*p - '0');
-                scale *= 10;
-            }
-        }
-    }
-    if (!digits || *p)
-        return false;
-    whole = whole * 1000 + (frac * 1000 + scale / 2) / scale;
-    if (whole < lo_ms || whole > hi_ms)
-        return false;
-    *out_ms = whole;
-    return true;
-}
-
-static void bad_value(const char *flag, const char *val, const char *range)
-{
-    fprintf(stderr, "wsg-echo: invalid value for %s: '%s' (allowed: %s)\n",
-            flag, val ? val : "", range);
-    fprintf(stderr, "try 'wsg-echo --help'\n");
-    exit(2);
 }
 
 /* ---- server callbacks ------------------------------------------------------ */
@@ -250,60 +195,62 @@ int main(int argc, char **argv)
 
     memset(&e, 0, sizeof e);
     e.sigfd = -1;
+    opts_init("wsg-echo");
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (opt) {
         case OPT_HOST:
             if (!*optarg)
-                bad_value("--host", optarg, "an IP address or host name");
+                opts_bad_value("--host", optarg, "an IP address or host name");
             host = optarg;
             break;
         case OPT_PORT:
-            if (!parse_u64(optarg, 0, 65535, &v))
-                bad_value("--port", optarg, "0-65535");
+            if (!opts_parse_u64(optarg, 0, 65535, &v))
+                opts_bad_value("--port", optarg, "0-65535");
             port = optarg;
             break;
         case OPT_MAX_MESSAGE:
-            if (!parse_u64(optarg, 1, MAX_LIMIT, &max_message))
-                bad_value("--max-message", optarg, "1-1073741824 bytes");
+            if (!opts_parse_u64(optarg, 1, MAX_LIMIT, &max_message))
+                opts_bad_value("--max-message", optarg, "1-1073741824 bytes");
             break;
         case OPT_MAX_FRAME:
-            if (!parse_u64(optarg, 1, MAX_LIMIT, &max_frame))
-                bad_value("--max-frame", optarg, "1-1073741824 bytes");
+            if (!opts_parse_u64(optarg, 1, MAX_LIMIT, &max_frame))
+                opts_bad_value("--max-frame", optarg, "1-1073741824 bytes");
             break;
         case OPT_MAX_FRAGMENTS:
-            if (!parse_u64(optarg, 1, 1000000, &max_fragments))
-                bad_value("--max-fragments", optarg, "1-1000000");
+            if (!opts_parse_u64(optarg, 1, 1000000, &max_fragments))
+                opts_bad_value("--max-fragments", optarg, "1-1000000");
             break;
         case OPT_PATH:
             if (optarg[0] != '/' || strpbrk(optarg, "?# \t\r\n"))
-                bad_value("--path", optarg,
+                opts_bad_value("--path", optarg,
                           "an absolute path starting with '/', no query");
             e.path = optarg;
             break;
         case OPT_HS_TIMEOUT:
-            if (!parse_seconds(optarg, 100, 600000, &hs_timeout))
-                bad_value("--handshake-timeout", optarg, "0.1-600 seconds");
+            if (!opts_parse_seconds(optarg, 100, 600000, &hs_timeout))
+                opts_bad_value("--handshake-timeout", optarg,
+                               "0.1-600 seconds");
             break;
         case OPT_CLOSE_TIMEOUT:
-            if (!parse_seconds(optarg, 100, 600000, &close_timeout))
-                bad_value("--close-timeout", optarg, "0.1-600 seconds");
+            if (!opts_parse_seconds(optarg, 100, 600000, &close_timeout))
+                opts_bad_value("--close-timeout", optarg, "0.1-600 seconds");
             break;
         case OPT_PING_INTERVAL:
-            if (!parse_seconds(optarg, 0, 86400000, &ping_interval))
-                bad_value("--ping-interval", optarg, "0-86400 seconds");
+            if (!opts_parse_seconds(optarg, 0, 86400000, &ping_interval))
+                opts_bad_value("--ping-interval", optarg, "0-86400 seconds");
             break;
         case OPT_PONG_TIMEOUT:
-            if (!parse_seconds(optarg, 0, 86400000, &pong_timeout))
-                bad_value("--pong-timeout", optarg, "0-86400 seconds");
+            if (!opts_parse_seconds(optarg, 0, 86400000, &pong_timeout))
+                opts_bad_value("--pong-timeout", optarg, "0-86400 seconds");
             break;
         case OPT_IDLE_TIMEOUT:
-            if (!parse_seconds(optarg, 0, 86400000, &idle_timeout))
-                bad_value("--idle-timeout", optarg, "0-86400 seconds");
+            if (!opts_parse_seconds(optarg, 0, 86400000, &idle_timeout))
+                opts_bad_value("--idle-timeout", optarg, "0-86400 seconds");
             break;
         case OPT_SUBPROTOCOL:
             if (!*optarg || strpbrk(optarg, ", \t\r\n\"") )
-                bad_value("--subprotocol", optarg, "an HTTP token");
+                opts_bad_value("--subprotocol", optarg, "an HTTP token");
             e.subprotocol = optarg;
             break;
         case OPT_VERBOSE:
@@ -316,21 +263,12 @@ int main(int argc, char **argv)
             printf("wsg-echo %s\n", WSG_VERSION_STRING);
             return 0;
         default:
-            if (optopt >= OPT_HOST && optopt <= OPT_SUBPROTOCOL)
-                fprintf(stderr, "wsg-echo: %s needs a value\n",
-                        argv[optind - 1]);
-            else
-                fprintf(stderr, "wsg-echo: unknown option '%s'\n",
-                        argv[optind - 1]);
-            fprintf(stderr, "try 'wsg-echo --help'\n");
-            return 2;
+            opts_bad_option(argv[optind - 1],
+                            optopt >= OPT_HOST && optopt <= OPT_SUBPROTOCOL);
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "wsg-echo: unexpected argument '%s'\n", argv[optind]);
-        fprintf(stderr, "try 'wsg-echo --help'\n");
-        return 2;
-    }
+    if (optind < argc)
+        opts_die("unexpected argument '%s'", argv[optind]);
 
     /* Signals: the program's business, not the library's. */
     memset(&sa, 0, sizeof sa);
