@@ -80,7 +80,8 @@ WSG_API uint64_t wsg_clock_ms(void);
 struct wsg_loop;
 
 struct wsg_loop_config {
-    const struct wsg_allocator *alloc; /* NULL: libc */
+    const struct wsg_allocator *alloc; /* NULL: libc; one without malloc
+                                          or free: INVALID_ARG */
     uint32_t max_events;     /* epoll events per wait; default 256 */
     size_t read_buffer;      /* bytes read per read() call, shared by every
                                 session on the loop; default 64 KiB */
@@ -160,7 +161,8 @@ WSG_API void wsg_timer_free(struct wsg_timer *t);
 struct wsg_rng;
 
 /* `personal` (may be NULL) is mixed into the seed. Returns WSG_OK,
- * WSG_ERR_NOMEM or WSG_ERR_RANDOM (seeding failed). */
+ * WSG_ERR_INVALID_ARG (an allocator without malloc or free), WSG_ERR_NOMEM
+ * or WSG_ERR_RANDOM (seeding failed). */
 WSG_API int wsg_rng_new(const struct wsg_allocator *alloc,
                         const char *personal, struct wsg_rng **out);
 WSG_API void wsg_rng_free(struct wsg_rng *rng);
@@ -410,7 +412,8 @@ struct wsg_server_config {
     /* Called once after wsg_server_shutdown() when the last session is
      * gone. May be NULL. */
     void (*on_shutdown)(void *ud, struct wsg_server *srv);
-    const struct wsg_allocator *alloc; /* NULL: libc */
+    const struct wsg_allocator *alloc; /* NULL: the loop's; one without
+                                          malloc or free: INVALID_ARG */
 };
 
 WSG_API void wsg_server_config_init_default(struct wsg_server_config *cfg);
@@ -463,7 +466,7 @@ struct wsg_client_config {
                                          unset: the session's own wsg_rng */
     struct wsg_session_callbacks cb;  /* on_upgrade/on_refuse unused */
     struct wsg_transport_factory transport;
-    const struct wsg_allocator *alloc;
+    const struct wsg_allocator *alloc; /* NULL: the loop's */
 };
 
 WSG_API void wsg_client_config_init_default(struct wsg_client_config *cfg);

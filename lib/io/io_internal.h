@@ -17,14 +17,8 @@
 
 /* ---- allocation ---------------------------------------------------------- */
 
-/* Helpers in core/alloc.h. lib/io takes an allocator without malloc or
- * free as NULL (libc), where core and handshake refuse it. */
-static inline void wsg__io_alloc_init(struct wsg_allocator *dst,
-                                      const struct wsg_allocator *src)
-{
-    if (!wsg__alloc_init(dst, src))
-        (void)wsg__alloc_init(dst, NULL);
-}
+/* Allocation helpers: core/alloc.h. Like core and handshake, lib/io refuses
+ * an allocator without malloc or free (WSG_ERR_INVALID_ARG). */
 
 /* ---- loop ---------------------------------------------------------------- */
 

@@ -88,7 +88,8 @@ int wsg_loop_new(const struct wsg_loop_config *cfg, struct wsg_loop **out)
     if (cfg->max_events == 0 || cfg->max_events > 65536 ||
         cfg->read_buffer < 1024 || cfg->read_buffer > (64u << 20))
         return WSG_ERR_INVALID_ARG;
-    wsg__io_alloc_init(&a, cfg->alloc);
+    if (!wsg__alloc_init(&a, cfg->alloc))
+        return WSG_ERR_INVALID_ARG; /* malloc or free missing */
     loop = wsg__zalloc(&a, sizeof *loop);
     if (!loop)
         return WSG_ERR_NOMEM;

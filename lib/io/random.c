@@ -25,7 +25,8 @@ int wsg_rng_new(const struct wsg_allocator *alloc, const char *personal,
     if (!out)
         return WSG_ERR_INVALID_ARG;
     *out = NULL;
-    wsg__io_alloc_init(&a, alloc);
+    if (!wsg__alloc_init(&a, alloc))
+        return WSG_ERR_INVALID_ARG;
     r = wsg__zalloc(&a, sizeof *r);
     if (!r)
         return WSG_ERR_NOMEM;

@@ -220,7 +220,8 @@ int wsg_server_new(struct wsg_loop *loop, const struct wsg_server_config *cfg,
     if (!loop || !cfg || !cfg->host || !cfg->port ||
         cfg->max_connections == 0 || cfg->handshake_timeout_ms == 0)
         return WSG_ERR_INVALID_ARG;
-    wsg__io_alloc_init(&a, cfg->alloc ? cfg->alloc : wsg__loop_alloc(loop));
+    if (!wsg__alloc_init(&a, cfg->alloc ? cfg->alloc : wsg__loop_alloc(loop)))
+        return WSG_ERR_INVALID_ARG;
     srv = wsg__zalloc(&a, sizeof *srv);
     if (!srv)
         return WSG_ERR_NOMEM;

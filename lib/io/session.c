@@ -40,7 +40,8 @@ int wsg__session_new(struct wsg_loop *loop, const struct wsg_allocator *alloc,
     struct wsg_allocator a;
     struct wsg_session *s;
 
-    wsg__io_alloc_init(&a, alloc ? alloc : wsg__loop_alloc(loop));
+    if (!wsg__alloc_init(&a, alloc ? alloc : wsg__loop_alloc(loop)))
+        return WSG_ERR_INVALID_ARG;
     s = wsg__zalloc(&a, sizeof *s);
     if (!s)
         return WSG_ERR_NOMEM;

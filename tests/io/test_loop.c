@@ -641,3 +641,38 @@ Test(io_loop, watch_free_after_close_spares_a_reused_fd, .timeout = 10)
     close(b[1]);
     wsg_loop_free(loop);
 }
+
+static void *only_malloc(size_t n, void *ud)
+{
+    (void)ud;
+    return malloc(n);
+}
+
+/* An allocator without free is refused everywhere, as in core and
+ * handshake, instead of being silently replaced by libc. */
+Test(io_loop, incomplete_allocator_is_refused, .timeout = 10)
+{
+    struct wsg_allocator half = {.malloc = only_malloc};
+    struct wsg_loop_config cfg;
+    struct wsg_loop *loop = (struct wsg_loop *)&cfg; /* poisoned */
+    struct wsg_rng *rng = (struct wsg_rng *)&cfg;
+
+    wsg_loop_config_init_default(&cfg);
+    cfg.alloc = &half;
+    cr_assert_eq(wsg_loop_new(&cfg, &loop), WSG_ERR_INVALID_ARG);
+    cr_assert_null(loop);
+    cr_assert_eq(wsg_rng_new(&half, NULL, &rng), WSG_ERR_INVALID_ARG);
+    cr_assert_null(rng);
+
+    cfg.alloc = NULL;
+    cr_assert_eq(wsg_loop_new(&cfg, &loop), WSG_OK);
+    struct wsg_server_config sc;
+    struct wsg_server *srv = NULL;
+    wsg_server_config_init_default(&sc);
+    sc.host = "127.0.0.1";
+    sc.port = "0";
+    sc.alloc = &half;
+    cr_assert_eq(wsg_server_new(loop, &sc, &srv), WSG_ERR_INVALID_ARG);
+    cr_assert_null(srv);
+    wsg_loop_free(loop);
+}
