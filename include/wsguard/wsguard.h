@@ -6,5 +6,6 @@
 #include <wsguard/err.h>
 #include <wsguard/core.h>
 #include <wsguard/handshake.h>
+#include <wsguard/policy.h>
 
 #endif
