@@ -269,14 +269,18 @@ struct wsg_security_headers {
     const char *referrer_policy;    /* default "no-referrer" */
     const char *permissions_policy; /* default "camera=(), microphone=(), geolocation=()" */
     bool nosniff;                   /* X-Content-Type-Options: nosniff; default true */
+    char hsts_value[48];            /* scratch: the HSTS value, written by
+                                       wsg_security_headers_list */
 };
 
 WSG_API void wsg_security_headers_init_default(struct wsg_security_headers *h);
 
 /* Fills up to `max` headers (pointers into `h` and static strings; valid
- * while `h` is). Returns the number filled. Values with CR, LF or NUL are
- * skipped. */
-WSG_API size_t wsg_security_headers_list(const struct wsg_security_headers *h,
+ * while `h` is and until the next call on it). Returns the number filled.
+ * Values with CR, LF or NUL are skipped, as are NULL and empty ones. Writes
+ * the HSTS value into `h->hsts_value`, so `h` is not const: to list from a
+ * shared policy, copy the struct first. */
+WSG_API size_t wsg_security_headers_list(struct wsg_security_headers *h,
                                          struct wsg_header *out, size_t max);
 
 #ifdef __cplusplus
