@@ -1,0 +1,369 @@
+/* H2 Origin validation and the Host allowlist (THREATS T9: cross-site
+ * WebSocket hijacking and DNS rebinding). Suites: policy_origin,
+ * policy_host. Every parse runs from the literal, from an exact-size heap
+ * copy and right before an unreadable page, with the same answer.
+ *
+ * Decisions pinned here: port 0 is refused (no browser serialises it and
+ * nothing listens there); ports with leading zeros are refused (one
+ * spelling per origin); "*.com"-style wildcards over a single label are
+ * refused; an entry with a port needs that port in the Host header. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+#include <wsguard/policy.h>
+
+#include "guard.h"
+
+/* Parses s three ways and asserts they agree; returns the result. */
+static int parse3(const char *s, bool entry, struct wsg_origin *out)
+{
+    size_t len = strlen(s);
+    struct wsg_origin a, b, c;
+    memset(&a, 0x5A, sizeof a);
+    memset(&b, 0x5A, sizeof b);
+    memset(&c, 0x5A, sizeof c);
+    int ra = wsg_origin_parse(s, len, entry, &a);
+
+    char *heap = malloc(len ? len : 1);
+    cr_assert(heap);
+    memcpy(heap, s, len);
+    int rb = wsg_origin_parse(heap, len, entry, &b);
+    free(heap);
+
+    struct guard g;
+    const char *gp = guard_put(&g, s, len);
+    int rc = wsg_origin_parse(gp, len, entry, &c);
+    guard_free(&g);
+
+    cr_assert_eq(ra, rb, "%s: heap copy differs", s);
+    cr_assert_eq(ra, rc, "%s: guard page copy differs", s);
+    if (ra == WSG_OK) {
+        cr_assert_str_eq(a.scheme, b.scheme);
+        cr_assert_str_eq(a.host, c.host);
+        cr_assert_eq(a.port, c.port);
+        *out = a;
+    }
+    return ra;
+}
+
+static const struct {
+    const char *in;
+    bool entry;
+    const char *scheme, *host;
+    uint16_t port;
+} valid[] = {
+    {"https://example.com", false, "https", "example.com", 443},
+    {"https://Example.COM", false, "https", "example.com", 443},
+    {"HTTPS://EXAMPLE.COM:443", false, "https", "example.com", 443},
+    {"http://example.com", false, "http", "example.com", 80},
+    {"ws://example.com", false, "ws", "example.com", 80},
+    {"wss://example.com", false, "wss", "example.com", 443},
+    {"http://example.com:8080", false, "http", "example.com", 8080},
+    {"https://a.b:65535", false, "https", "a.b", 65535},
+    {"https://a.b:1", false, "https", "a.b", 1},
+    {"http://localhost", false, "http", "localhost", 80},
+    {"http://127.0.0.1:8000", false, "http", "127.0.0.1", 8000},
+    {"http://[::1]", false, "http", "[::1]", 80},
+    {"https://[2001:DB8::1]:8443", false, "https", "[2001:db8::1]", 8443},
+    {"https://[::ffff:192.0.2.1]", false, "https", "[::ffff:192.0.2.1]",
+     443},
+    {"https://example.com.", false, "https", "example.com", 443},
+    {"https://xn--bcher-kva.example", false, "https", "xn--bcher-kva.example",
+     443},
+    {"https://a-b.c-d", false, "https", "a-b.c-d", 443},
+    {"https://example.com/", true, "https", "example.com", 443},
+    {"https://*.example.com", true, "https", "*.example.com", 443},
+    {"https://*.Example.com:8443/", true, "https", "*.example.com", 8443},
+};
+
+static const struct {
+    const char *in;
+    bool entry;
+} invalid[] = {
+    {"", false},
+    {"null", false},
+    {"null", true},
+    {"file://", false},
+    {"file:///etc/passwd", false},
+    {"data:text/html,x", false},
+    {"ftp://example.com", false},
+    {"chrome-extension://abc", false},
+    {"https:/example.com", false},
+    {"https//example.com", false},
+    {"https://", false},
+    {"https://a.b/path", false},
+    {"https://a.b/path", true},
+    {"https://a.b/", false},      /* trailing "/" only in entries */
+    {"https://a.b//", true},
+    {"https://a.b?q", false},
+    {"https://a.b#f", false},
+    {"https://user@a.b", false},
+    {"https://user:pw@a.b", false},
+    {"https://a.b:", false},
+    {"https://a.b:65536", false},
+    {"https://a.b:99999999999", false},
+    {"https://a.b:0", false},
+    {"https://a.b:0443", false},
+    {"https://a.b:+443", false},
+    {"https://a.b:44 3", false},
+    {"https://a.b:443:443", false},
+    {"https://a%2eb", false},
+    {"https://a..b", false},
+    {"https://.a.b", false},
+    {"https://.", false},
+    {"https://a.b..", false},
+    {"https://a_b.c", false},
+    {"https://a b.c", false},
+    {"https://a.b\t", false},
+    {"https://a.b\r\n", false},
+    {"https://*.example.com", false}, /* wildcard only in entries */
+    {"https://*.com", true},
+    {"https://*.", true},
+    {"https://*", true},
+    {"https://a.*.example.com", true},
+    {"https://*a.example.com", true},
+    {"https://**.example.com", true},
+    {"https://[::1", false},
+    {"https://::1", false},
+    {"https://[]", false},
+    {"https://[1.2.3.4]", false},
+    {"https://[::1]x", false},
+    {"https://[::g]", false},
+    {"https://[::1%eth0]", false},
+    {"https://[::1]:", false},
+    {" https://a.b", false},
+    {"https://a.b ", false},
+    {"httpss://a.b", false},
+    {"verylongscheme://a.b", false},
+};
+
+Test(policy_origin, valid_table)
+{
+    for (size_t i = 0; i < sizeof valid / sizeof valid[0]; i++) {
+        struct wsg_origin o;
+        int rc = parse3(valid[i].in, valid[i].entry, &o);
+        cr_assert_eq(rc, WSG_OK, "%s: %d", valid[i].in, rc);
+        cr_expect_str_eq(o.scheme, valid[i].scheme, "%s", valid[i].in);
+        cr_expect_str_eq(o.host, valid[i].host, "%s", valid[i].in);
+        cr_expect_eq(o.port, valid[i].port, "%s: port %u", valid[i].in,
+                     o.port);
+    }
+}
+
+Test(policy_origin, invalid_table)
+{
+    for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++) {
+        struct wsg_origin o;
+        cr_expect_eq(parse3(invalid[i].in, invalid[i].entry, &o),
+                     WSG_ERR_INVALID_ARG, "accepted: \"%s\" (entry %d)",
+                     invalid[i].in, invalid[i].entry);
+    }
+}
+
+Test(policy_origin, host_lengths)
+{
+    char buf[600], lab[64];
+    struct wsg_origin o;
+    memset(lab, 'a', 63);
+    lab[63] = 0;
+    /* 63-byte label fine, 64 refused (RFC 1035 2.3.4) */
+    snprintf(buf, sizeof buf, "https://%s.com", lab);
+    cr_expect_eq(parse3(buf, false, &o), WSG_OK);
+    snprintf(buf, sizeof buf, "https://%sa.com", lab);
+    cr_expect_eq(parse3(buf, false, &o), WSG_ERR_INVALID_ARG);
+    /* 253 bytes: 4 labels of 63 ... built as 63.63.63.61 */
+    snprintf(buf, sizeof buf, "https://%s.%s.%s.%.61s", lab, lab, lab, lab);
+    cr_expect_eq(parse3(buf, false, &o), WSG_OK);
+    cr_expect_eq(strlen(o.host), 253);
+    snprintf(buf, sizeof buf, "https://%s.%s.%s.%.61s.", lab, lab, lab, lab);
+    cr_expect_eq(parse3(buf, false, &o), WSG_OK, "trailing dot not counted");
+    snprintf(buf, sizeof buf, "https://%s.%s.%s.%.62s", lab, lab, lab, lab);
+    cr_expect_eq(parse3(buf, false, &o), WSG_ERR_INVALID_ARG, "254 bytes");
+    snprintf(buf, sizeof buf, "https://*.%s.%s.%s.%.61s:1/", lab, lab, lab,
+             lab);
+    cr_expect_eq(parse3(buf, true, &o), WSG_OK, "wildcard over 253 bytes");
+    cr_expect_eq(strlen(o.host), 255);
+}
+
+Test(policy_origin, null_args)
+{
+    struct wsg_origin o;
+    cr_expect_eq(wsg_origin_parse(NULL, 0, false, &o), WSG_ERR_INVALID_ARG);
+    cr_expect_eq(wsg_origin_parse(NULL, 5, false, &o), WSG_ERR_INVALID_ARG);
+    cr_expect_eq(wsg_origin_parse("https://a.b", 11, false, NULL),
+                 WSG_ERR_INVALID_ARG);
+    /* len is honoured: the bytes after it are never looked at */
+    cr_expect_eq(wsg_origin_parse("https://a.b/evil", 11, false, &o), WSG_OK);
+    cr_expect_str_eq(o.host, "a.b");
+}
+
+/* Parses an entry and an origin, returns wsg_origin_match(). */
+static bool om(const char *pattern, const char *origin)
+{
+    struct wsg_origin p, o;
+    cr_assert_eq(parse3(pattern, true, &p), WSG_OK, "entry %s", pattern);
+    if (parse3(origin, false, &o) != WSG_OK)
+        return false;
+    return wsg_origin_match(&p, &o);
+}
+
+Test(policy_origin, match)
+{
+    cr_expect(om("https://example.com", "https://Example.COM"));
+    cr_expect(om("https://example.com", "https://example.com:443"));
+    cr_expect(om("https://example.com:443/", "https://example.com"));
+    cr_expect(om("https://example.com", "https://example.com."));
+    cr_expect(om("http://[::1]:8080", "http://[::1]:8080"));
+    cr_expect_not(om("https://example.com", "http://example.com"));
+    cr_expect_not(om("https://example.com", "wss://example.com"));
+    cr_expect_not(om("https://example.com", "https://example.com:8443"));
+    cr_expect_not(om("http://example.com", "http://example.com:443"));
+    cr_expect_not(om("https://example.com", "https://www.example.com"));
+    cr_expect_not(om("https://example.com", "https://example.co"));
+    cr_expect_not(om("https://example.com", "https://example.com.evil.com"));
+    cr_expect_not(om("https://example.com", "null"));
+    cr_expect_not(om("https://example.com", "file://"));
+}
+
+Test(policy_origin, wildcard)
+{
+    const char *p = "https://*.example.com";
+    cr_expect(om(p, "https://x.example.com"));
+    cr_expect(om(p, "https://X.Example.Com:443"));
+    cr_expect(om(p, "https://a.b.example.com"));
+    cr_expect_not(om(p, "https://example.com"));
+    cr_expect_not(om(p, "https://xexample.com"));
+    cr_expect_not(om(p, "https://x.example.com.evil.com"));
+    cr_expect_not(om(p, "https://x.example.co"));
+    cr_expect_not(om(p, "http://x.example.com"));
+    cr_expect_not(om(p, "https://x.example.com:8443"));
+    cr_expect_not(om(p, "https://[::1]"));
+    cr_expect(om("https://*.example.com:8443", "https://x.example.com:8443"));
+}
+
+Test(policy_origin, self_match)
+{
+    for (size_t i = 0; i < sizeof valid / sizeof valid[0]; i++) {
+        struct wsg_origin o;
+        cr_assert_eq(parse3(valid[i].in, valid[i].entry, &o), WSG_OK);
+        if (o.host[0] == '*') {
+            /* a wildcard entry never matches itself as an origin */
+            cr_expect_not(wsg_origin_match(&o, &o), "%s", valid[i].in);
+        } else {
+            cr_expect(wsg_origin_match(&o, &o), "%s", valid[i].in);
+        }
+    }
+    cr_expect_not(wsg_origin_match(NULL, NULL));
+}
+
+/* ---- Host allowlist (DNS rebinding, T9) ---- */
+
+/* wsg_host_match with the Host value also placed before a guard page. */
+static bool hm(const char *entry, const char *host)
+{
+    size_t len = strlen(host);
+    bool a = wsg_host_match(entry, host, len);
+    struct guard g;
+    const char *gp = guard_put(&g, host, len);
+    bool b = wsg_host_match(entry, gp, len);
+    guard_free(&g);
+    cr_assert_eq(a, b, "%s vs %s: guard page copy differs", entry, host);
+    return a;
+}
+
+Test(policy_host, exact)
+{
+    cr_expect(hm("example.com", "example.com"));
+    cr_expect(hm("example.com", "EXAMPLE.com"));
+    cr_expect(hm("example.com", "example.com:8080"));
+    cr_expect(hm("example.com", "example.com."));
+    cr_expect(hm("example.com.", "example.com:443"));
+    cr_expect(hm("Example.Com", "example.com"));
+    cr_expect(hm("localhost", "localhost:8000"));
+    cr_expect(hm("127.0.0.1", "127.0.0.1:8000"));
+    cr_expect_not(hm("example.com", "www.example.com"));
+    cr_expect_not(hm("example.com", "example.com.evil.com"));
+    cr_expect_not(hm("example.com", "xexample.com"));
+}
+
+Test(policy_host, dns_rebinding)
+{
+    /* T9: a rebinding page sends Host: evil.com (or its IP) */
+    cr_expect_not(hm("app.example.com", "evil.com"));
+    cr_expect_not(hm("app.example.com", "evil.com:80"));
+    cr_expect_not(hm("app.example.com", "127.0.0.1"));
+    cr_expect_not(hm("localhost", "localhost.evil.com"));
+    cr_expect_not(hm("*.example.com", "example.com.evil.com"));
+    cr_expect_not(hm("*.example.com", "evil.com"));
+}
+
+Test(policy_host, ports)
+{
+    cr_expect(hm("example.com:8080", "example.com:8080"));
+    cr_expect_not(hm("example.com:8080", "example.com"));
+    cr_expect_not(hm("example.com:8080", "example.com:8081"));
+    cr_expect_not(hm("example.com:8080", "example.com:08080"));
+    cr_expect_not(hm("example.com", "example.com:"));
+    cr_expect_not(hm("example.com", "example.com:0"));
+    cr_expect_not(hm("example.com", "example.com:65536"));
+    cr_expect_not(hm("example.com", "example.com:80:80"));
+    cr_expect_not(hm("example.com", "example.com:8o"));
+    cr_expect_not(hm("example.com:", "example.com"));
+    cr_expect_not(hm("example.com:0", "example.com:0"));
+}
+
+Test(policy_host, ipv6)
+{
+    cr_expect(hm("[::1]", "[::1]"));
+    cr_expect(hm("[::1]", "[::1]:8080"));
+    cr_expect(hm("[::1]:8080", "[::1]:8080"));
+    cr_expect(hm("[2001:db8::1]", "[2001:DB8::1]"));
+    cr_expect_not(hm("[::1]:8080", "[::1]"));
+    cr_expect_not(hm("[::1]:8080", "[::1]:8081"));
+    cr_expect_not(hm("[::1]", "::1"));
+    cr_expect_not(hm("[::1]", "[::1"));
+    cr_expect_not(hm("[::1]", "[::1]8080"));
+    cr_expect_not(hm("[::1]", "[::2]"));
+    cr_expect_not(hm("*.example.com", "[::1]"));
+}
+
+Test(policy_host, wildcard)
+{
+    cr_expect(hm("*.example.com", "a.example.com"));
+    cr_expect(hm("*.example.com", "A.B.Example.com:9000"));
+    cr_expect(hm("*.example.com:9000", "a.example.com:9000"));
+    cr_expect_not(hm("*.example.com:9000", "a.example.com"));
+    cr_expect_not(hm("*.example.com", "example.com"));
+    cr_expect_not(hm("*.example.com", "aexample.com"));
+    cr_expect_not(hm("*.example.com", "*.example.com"));
+    cr_expect_not(hm("*.com", "example.com"));
+    cr_expect_not(hm("*", "example.com"));
+    cr_expect_not(hm("a.*.com", "a.b.com"));
+}
+
+Test(policy_host, malformed)
+{
+    static const char *bad[] = {
+        "", ".", "..", "a..b", ".a", "a b", "a\tb", "a%2eb", "a/b",
+        "user@a", "a_b", "a.b\r\n", "\0", "a.b?x",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_expect_not(hm("a", bad[i]), "%s", bad[i]);
+        cr_expect_not(hm("a.b", bad[i]), "%s", bad[i]);
+        cr_expect_not(hm("*.a.b", bad[i]), "%s", bad[i]);
+    }
+    cr_expect_not(wsg_host_match(NULL, "a", 1));
+    cr_expect_not(wsg_host_match("a", NULL, 0));
+    cr_expect_not(wsg_host_match("a", "a", 0));
+    cr_expect_not(hm("", "a"));
+    /* an embedded NUL is not an end */
+    cr_expect_not(wsg_host_match("a.b", "a.b\0evil", 8));
+    /* length honoured */
+    cr_expect(wsg_host_match("a.b", "a.b.evil.com", 3));
+    char big[600];
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    cr_expect_not(hm(big, big));
+}
