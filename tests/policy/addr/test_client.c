@@ -303,3 +303,20 @@ Test(policy_client_addr, through_handshake_parser)
     expect("203.0.113.200", r, "X-Client-IP", "203.0.113.200");   /* T15 */
     wsg_hs_server_free(hs);
 }
+
+/* H12/T5: a long all-trusted chain is walked once, to its left-most hop. */
+Test(policy_client_addr, long_trusted_chain)
+{
+    static char v[16000];
+    size_t n = 0;
+    for (unsigned i = 0; i < 1000; i++)
+        n += (size_t)snprintf(v + n, sizeof v - n, "%s10.%u.%u.1",
+                              i ? ", " : "", i / 250, i % 250);
+    cr_assert(n < sizeof v - 1);
+    struct req q;
+    req_init(&q, "X-Forwarded-For", v, (const char *)NULL);
+    expect("10.0.0.1", &q.r, NULL, "10.0.0.1");
+    v[0] = ' ';   /* left-most becomes " 8.0.0.1": untrusted */
+    v[1] = '8';
+    expect("10.0.0.1", &q.r, NULL, "8.0.0.1");
+}
