@@ -12,7 +12,7 @@ secs=${1:-60}
 [ $# -gt 0 ] && shift
 src=$(cd "$(dirname "$0")/.." && pwd)
 bd=${WSG_FUZZ_BUILD:-$src/build-fz-clang}
-harnesses=${*:-frame-server frame-client hs-request hs-response}
+harnesses=${*:-frame-server frame-client hs-request hs-response origin token}
 
 if [ ! -f "$bd/build.ninja" ]; then
     CC=clang meson setup "$bd" "$src"  \
