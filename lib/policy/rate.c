@@ -96,7 +96,7 @@ uint64_t wsg_bucket_wait_ms(const struct wsg_bucket *b, uint64_t n,
 /* ---- per-address table -------------------------------------------------- */
 
 #define NIL UINT32_MAX
-#define PROBE_MAX 64u
+#define PROBE_MAX 128u
 #define MIN_ENTRIES 64u
 #define MAX_ENTRIES (1u << 30)
 
