@@ -4,7 +4,7 @@
 The line must parse (RFC 8259), hold the fields in the fixed order, and
 each string must equal its input decoded with U+FFFD per maximal subpart
 (CPython's 'replace' handler), cut to 256 input bytes at a unit boundary.
-Exit 1 on the first mismatch."""
+The bytes must be UTF-8 (RFC 8259 §8.1). Exit 1 on the first mismatch."""
 import json
 import sys
 
@@ -26,7 +26,11 @@ def expect(raw):
 
 
 count = 0
-for rec in sys.stdin:
+for raw in sys.stdin.buffer:
+    try:
+        rec = raw.decode("utf-8")         # RFC 8259 §8.1: UTF-8 only
+    except UnicodeDecodeError as e:
+        sys.exit("not UTF-8 (%s): %r" % (e, raw))
     hexes, line = rec.rstrip("\n").split("\t", 1)
     try:
         obj = json.loads(line)

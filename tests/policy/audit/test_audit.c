@@ -1,6 +1,7 @@
 /* H11: wsg_audit_json renders one audit event as one JSON line
  * (RFC 8259), timestamps as RFC 3339 §5.6 UTC with milliseconds. */
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -360,6 +361,7 @@ static int random_events_checked(int count, bool valid_utf8)
 
     cr_assert_not_null(script, "WSG_AUDIT_CHECK unset (run via meson test)");
     snprintf(cmd, sizeof(cmd), "/usr/bin/python3 '%s' >/dev/null", script);
+    signal(SIGPIPE, SIG_IGN);        /* the checker exits at a bad line */
     FILE *py = popen(cmd, "w");
     cr_assert_not_null(py);
     for (int i = 0; i < count; i++) {
