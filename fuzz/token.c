@@ -119,7 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint64_t exp = now % 1000000000000ull;
     size_t m = wsg_token_sign(klen ? key : NULL, klen, s, exp, again,
                               sizeof again);
-    bool valid = klen > 0 && subject_ok(s, sl);
+    bool valid = klen > 0 && subject_ok(s, strlen(s)); /* cut at a NUL */
     FUZZ_CHECK((m > 0) == valid, "sign(%s) gave %zu", s, m);
     if (m) {
         FUZZ_CHECK(m == strlen(again) && m <= WSG_TOKEN_MAX, "length %zu", m);
