@@ -59,14 +59,21 @@ struct wsg_cidr {
 };
 
 /* Parses "192.0.2.7", "2001:db8::1", "[2001:db8::1]", and with
- * `allow_port` also "192.0.2.7:443" and "[2001:db8::1]:443" (the port is
- * ignored). No zone ids, no leading zeros in IPv4 octets. Returns WSG_OK or
- * WSG_ERR_INVALID_ARG. */
+ * `allow_port` also "192.0.2.7:443" and "[2001:db8::1]:443" (the port,
+ * 0-65535 without leading zeros, is ignored). An unbracketed string that
+ * parses as IPv6 never takes a port ("::1:80" is an address). No zone ids,
+ * no leading zeros in IPv4 octets, brackets only around IPv6. Returns
+ * WSG_OK or WSG_ERR_INVALID_ARG. */
 WSG_API int wsg_addr_parse(const char *s, size_t len, bool allow_port,
                            struct wsg_addr *out);
 
+/* Longest text form of an address, with its NUL. */
+#define WSG_ADDR_STRLEN 46
+
 /* Writes the canonical text form ("192.0.2.7", "2001:db8::1", RFC 5952)
- * with a NUL into `out` (at least 46 bytes). Returns the length. */
+ * with a NUL into `out` (WSG_ADDR_STRLEN bytes are always enough). Returns
+ * the length; if `cap` is too small, writes "" (when cap > 0) and returns
+ * 0. */
 WSG_API size_t wsg_addr_format(const struct wsg_addr *a, char *out,
                                size_t cap);
 
@@ -83,8 +90,10 @@ WSG_API bool wsg_cidr_contains(const struct wsg_cidr *c,
  * set and present exactly once with a valid address, that address;
  * otherwise the right-most address of X-Forwarded-For (all such headers,
  * in order) that is not trusted, walking left over trusted hops; if every
- * hop is trusted, the left-most one. A malformed X-Forwarded-For element
- * stops the walk at the last good address. Never fails. */
+ * hop is trusted, the left-most one. Elements are trimmed, may carry a
+ * port or brackets, and empty ones are skipped (RFC 9110 5.6.1); a
+ * malformed element ("unknown", obfuscated ids) stops the walk at the last
+ * good address. NULL `peer` gives ::, NULL `req` the peer. Never fails. */
 WSG_API struct wsg_addr wsg_client_addr(const struct wsg_addr *peer,
                                         const struct wsg_cidr *trusted,
                                         size_t trusted_count,
@@ -107,7 +116,10 @@ struct wsg_origin {
  * allowlist entries only, when `entry` is true). For allowlist entries the
  * host may start with "*." (any subdomain, at least one label, never the
  * bare domain). "null", file:, data:, userinfo, paths, queries, empty
- * ports and ports over 65535 are refused with WSG_ERR_INVALID_ARG. */
+ * ports, port 0, ports with leading zeros and ports over 65535 are refused
+ * with WSG_ERR_INVALID_ARG. A wildcard needs two labels after it ("*.com"
+ * is refused). Host names: letters, digits, '-', '.', labels of 1-63
+ * bytes, at most 253 bytes; IPv6 hosts match only exactly. */
 WSG_API int wsg_origin_parse(const char *s, size_t len, bool entry,
                              struct wsg_origin *out);
 
@@ -152,7 +164,9 @@ WSG_API enum wsg_token_result wsg_token_verify(const uint8_t *key,
                                                char *subject);
 
 /* Makes a token (for tests and tools). Returns the length written (without
- * the NUL) or 0 if the subject is invalid or `cap` is too small. */
+ * the NUL) or 0 if the subject is invalid, the key empty, the expiry over
+ * 12 digits, `out` NULL or `cap` too small. Verification checks format,
+ * then signature, then expiry: EXPIRED is only said of genuine tokens. */
 WSG_API size_t wsg_token_sign(const uint8_t *key, size_t key_len,
                               const char *subject, uint64_t expiry_s,
                               char *out, size_t cap);
@@ -202,8 +216,10 @@ struct wsg_addr_table_config {
 WSG_API void wsg_addr_table_config_init_default(
     struct wsg_addr_table_config *cfg);
 
-/* Allocates everything up front (memory_budget bytes at most). Returns
- * WSG_OK, WSG_ERR_INVALID_ARG (budget too small for 64 entries) or
+/* Allocates everything up front (memory_budget bytes at most; 56 bytes an
+ * entry: 74,896 entries in the default 4 MiB). Returns WSG_OK,
+ * WSG_ERR_INVALID_ARG (NULL argument, budget too small for 64 entries, an
+ * allocator without malloc or free, window_ms 0 with a window limit) or
  * WSG_ERR_NOMEM. */
 WSG_API int wsg_addr_table_new(const struct wsg_addr_table_config *cfg,
                                struct wsg_addr_table **out);
@@ -213,12 +229,15 @@ enum wsg_admit {
     WSG_ADMIT_OK = 0,
     WSG_ADMIT_TOO_MANY_CONNS,  /* concurrent cap for the address (429) */
     WSG_ADMIT_TOO_FAST,        /* new connections per window (429) */
-    WSG_ADMIT_TABLE_FULL       /* every entry holds open connections (503) */
+    WSG_ADMIT_TABLE_FULL       /* every entry holds open connections, or
+                                  (crafted hash collisions) every entry in
+                                  the bounded probe window does (503) */
 };
 
 /* Counts a new connection from `a` at `now_ms`. On WSG_ADMIT_OK the
  * caller must call wsg_addr_table_release() when it closes. On refusal,
- * *retry_after_s (if not NULL) is a hint in seconds for Retry-After. */
+ * *retry_after_s (if not NULL) is a hint in seconds for Retry-After: the
+ * rest of the window for TOO_FAST, 1 otherwise. */
 WSG_API enum wsg_admit wsg_addr_table_admit(struct wsg_addr_table *t,
                                             const struct wsg_addr *a,
                                             uint64_t now_ms,
