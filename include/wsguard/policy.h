@@ -302,6 +302,123 @@ WSG_API void wsg_security_headers_init_default(struct wsg_security_headers *h);
 WSG_API size_t wsg_security_headers_list(struct wsg_security_headers *h,
                                          struct wsg_header *out, size_t max);
 
+/* ---- the policy: every control as one configuration (H14) ---------------
+ *
+ * One opaque object holds every setting. Every setting has one name, used
+ * alike for command-line flags ("--max-message"), environment variables
+ * ("WSG_MAX_MESSAGE": "WSG_" + upper case, '-' as '_'; lists
+ * comma-separated) and the compliance report, from one table
+ * (wsg_policy_settings()). A new policy has safe defaults and every
+ * opt-in control off: with it, the engine behaves as with no policy. */
+
+enum wsg_setting_kind {
+    WSG_SETTING_BOOL,     /* "true"/"false"/"1"/"0"/"yes"/"no"/"on"/"off";
+                             as a flag, present means true */
+    WSG_SETTING_SIZE,     /* bytes: decimal, optional k/m/g (1024-based) */
+    WSG_SETTING_COUNT,    /* unsigned decimal */
+    WSG_SETTING_SECONDS,  /* decimal seconds, up to 3 decimals ("0.5") */
+    WSG_SETTING_STRING,
+    WSG_SETTING_LIST,     /* repeatable; comma-separated in the environment */
+    WSG_SETTING_CHOICE    /* one of a fixed set of words */
+};
+
+/* One row of the settings table. */
+struct wsg_setting {
+    const char *name;       /* "max-message" */
+    const char *env;        /* "WSG_MAX_MESSAGE" */
+    enum wsg_setting_kind kind;
+    int control;            /* WSG_H* it belongs to */
+    const char *def;        /* default, as text ("" for none) */
+    const char *range;      /* "1-1073741824", "close|drop", ... */
+    const char *help;       /* one line */
+    bool secret;            /* never printed (auth-token): the report says
+                               "set" / "not set" */
+};
+
+/* The table, in report order. Static storage. */
+WSG_API const struct wsg_setting *wsg_policy_settings(size_t *count);
+/* The row named `name` (without leading dashes), or NULL. */
+WSG_API const struct wsg_setting *wsg_policy_setting_find(const char *name);
+
+struct wsg_policy;
+
+/* A policy with the defaults. Returns WSG_OK, WSG_ERR_INVALID_ARG,
+ * WSG_ERR_NOMEM. */
+WSG_API int wsg_policy_new(const struct wsg_allocator *alloc,
+                           struct wsg_policy **out);
+WSG_API void wsg_policy_free(struct wsg_policy *p);
+
+/* Sets one setting from text (lists append; "" clears a list). On error
+ * returns WSG_ERR_INVALID_ARG (unknown name, bad value) or WSG_ERR_NOMEM
+ * and writes a message naming the setting and the allowed range into
+ * `err` (e.g. "--max-message: expected 1-1073741824 bytes, got '12q'"). */
+WSG_API int wsg_policy_set(struct wsg_policy *p, const char *name,
+                           const char *value, char *err, size_t err_cap);
+
+/* Applies every WSG_* variable of `envp` (NULL-terminated "NAME=value"
+ * strings) that names a setting; an unknown WSG_* name is an error (a typo
+ * in a security setting must not pass silently). Same errors as set. */
+WSG_API int wsg_policy_load_env(struct wsg_policy *p, char *const *envp,
+                                char *err, size_t err_cap);
+
+/* The current value of a setting as text (lists comma-joined; secrets as
+ * "set" or ""). Returns the length (snprintf-like) or 0 for an unknown
+ * name. */
+WSG_API size_t wsg_policy_get(const struct wsg_policy *p, const char *name,
+                              char *out, size_t cap);
+
+/* Checks the settings together (e.g. text-only and binary-only both set,
+ * a burst below the rate, an allowlist entry that does not parse, a
+ * trusted-proxy header without a trusted proxy). Returns WSG_OK or
+ * WSG_ERR_INVALID_ARG with a message. */
+WSG_API int wsg_policy_check(const struct wsg_policy *p, char *err,
+                             size_t err_cap);
+
+/* Audit events (H11) go to this callback; NULL: none. */
+WSG_API void wsg_policy_set_audit(struct wsg_policy *p,
+                                  void (*cb)(void *ud,
+                                             const struct wsg_audit_event *ev),
+                                  void *ud);
+
+/* A per-message validator (H9): returns 0 to accept, or a close code
+ * (1003, 1007 or 1008) with a short reason in *reason. */
+WSG_API void wsg_policy_set_validator(
+    struct wsg_policy *p,
+    uint16_t (*validate)(void *ud, enum wsg_opcode op, const uint8_t *data,
+                         size_t len, const char **reason),
+    void *ud);
+
+/* The HMAC key for signed tokens (H3), copied. The `auth-hmac-key-file`
+ * setting only names the file: lib/policy reads no files, the program (or
+ * lib/io's wsg_policy_load_files) reads it and calls this. */
+WSG_API int wsg_policy_set_hmac_key(struct wsg_policy *p, const uint8_t *key,
+                                    size_t len);
+
+/* ---- the compliance report (H14) ----------------------------------------- */
+
+/* Facts about the deployment that the policy cannot know by itself. */
+struct wsg_deployment {
+    bool tls;                 /* TLS terminated in this process */
+    bool trusted_front_end;   /* trusted proxies configured and they set
+                                 X-Forwarded-Proto / X-ARR-SSL */
+    bool deflate_available;   /* permessage-deflate built in */
+    bool fuzzed;              /* fuzz harnesses shipped (H15) */
+    const char *version;      /* wsguard version, for H14 */
+};
+
+enum wsg_report_format { WSG_REPORT_MARKDOWN = 0, WSG_REPORT_JSON };
+
+/* Renders the report: every control H1-H15 with PASS, WARN or FAIL, the
+ * settings that make it so (evidence) and what is missing. JSON: an object
+ * whose "controls" list holds, per control, "id", "title", "status",
+ * "evidence" and "missing". Secrets are never printed. Returns the length
+ * (snprintf-like: the full length needed; writes at most `cap` bytes
+ * including a NUL). */
+WSG_API size_t wsg_policy_report(const struct wsg_policy *p,
+                                 const struct wsg_deployment *d,
+                                 enum wsg_report_format fmt, char *out,
+                                 size_t cap);
+
 #ifdef __cplusplus
 }
 #endif

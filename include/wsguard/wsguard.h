@@ -7,5 +7,6 @@
 #include <wsguard/core.h>
 #include <wsguard/handshake.h>
 #include <wsguard/policy.h>
+#include <wsguard/guard.h>
 
 #endif

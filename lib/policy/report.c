@@ -1,0 +1,2 @@
+/* placeholder: being written */
+typedef int wsg_placeholder_policy_report;
