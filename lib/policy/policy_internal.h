@@ -96,6 +96,17 @@ struct wsg_policy {
 
     /* H12 */
     uint64_t max_output;             /* max-output, default 4 MiB */
+
+    /* Bookkeeping (settings.c): bit i set when row i of the settings
+     * table was set explicitly, for wsg_policy_check's cross-field rules
+     * and the report. */
+    uint64_t set_mask;
 };
+
+/* settings.c: true if the setting `name` was set explicitly. */
+bool wsg__policy_was_set(const struct wsg_policy *p, const char *name);
+/* policy.c: frees the items and the array; leaves an empty list. */
+void wsg__strlist_clear(const struct wsg_allocator *a,
+                        struct wsg__strlist *l);
 
 #endif
