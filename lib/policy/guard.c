@@ -530,7 +530,7 @@ static void refuse(struct wsg_guard *g, const struct wsg_guard_peer *peer,
 
 static int accept_conn(struct wsg_guard *g, const struct wsg_guard_peer *peer,
                        const struct upgrade_ctx *cx, uint64_t now_ms,
-                       struct wsg_addr client, bool slot,
+                       struct wsg_addr client, bool slot, bool authed,
                        struct wsg_guard_verdict *v,
                        struct wsg_guard_conn **out)
 {
@@ -562,7 +562,7 @@ static int accept_conn(struct wsg_guard *g, const struct wsg_guard_peer *peer,
     wsg_bucket_init(&gc->msgs, p->msg_rate, msg_burst, now_ms);
     wsg_bucket_init(&gc->bytes, p->byte_rate, byte_burst, now_ms);
     wsg_bucket_init(&gc->control, p->control_rate, p->control_rate, now_ms);
-    gc->authed = p->auth_first_message_ms == 0;
+    gc->authed = authed || p->auth_first_message_ms == 0;
     gc->auth_deadline_ms = now_ms + p->auth_first_message_ms;
     g->conns++;
     g->stats.accepted++;
@@ -594,7 +594,7 @@ int wsg_guard_upgrade(struct wsg_guard *g, const struct wsg_hs_request *req,
     const struct wsg_policy *p;
     struct upgrade_ctx cx;
     struct wsg_addr client;
-    bool slot = false;
+    bool slot = false, authed;
     const char *why;
 
     if (out != NULL)
@@ -653,8 +653,11 @@ int wsg_guard_upgrade(struct wsg_guard *g, const struct wsg_hs_request *req,
         refuse(g, peer, &cx, v, 403, WSG_H2, why);
         return WSG_OK;
     }
-    /* H3 */
-    if (!auth_ok(p, req, peer, v->subject)) {
+    /* H3. With post-connect auth on, a request without a valid token is
+     * let in and must send one as its first message (guard_conn.c); one
+     * with a valid token is done. */
+    authed = auth_ok(p, req, peer, v->subject);
+    if (!authed && p->auth_first_message_ms == 0) {
         if (slot)
             wsg_addr_table_release(g->table, &client);
         add_header(v, "WWW-Authenticate", WWW_AUTH);
@@ -673,5 +676,5 @@ int wsg_guard_upgrade(struct wsg_guard *g, const struct wsg_hs_request *req,
             return WSG_OK;
         }
     }
-    return accept_conn(g, peer, &cx, now_ms, client, slot, v, out);
+    return accept_conn(g, peer, &cx, now_ms, client, slot, authed, v, out);
 }
