@@ -115,8 +115,7 @@ static void sb_setting(struct sb *s, const struct wsg_policy *p,
     }
     if (len >= sizeof(v))
         memcpy(v + sizeof(v) - 4, "...", 4);
-    sb_add(s, len > 0 || r == NULL || r->kind != WSG_SETTING_LIST ? v
-                                                                  : "(none)");
+    sb_add(s, len > 0 ? v : "(none)");
 }
 
 struct ctl {
@@ -454,14 +453,16 @@ static void putc_(struct out *o, char ch)
     put(o, s);
 }
 
-/* A Markdown table cell: '|' escaped, control bytes as spaces. */
+/* A Markdown table cell: '|' escaped, control bytes as spaces, bytes
+ * >= 0x80 as '?' (as in JSON below). */
 static void put_md(struct out *o, const char *s)
 {
     for (; *s != '\0'; s++) {
         if (*s == '|')
             put(o, "\\|");
         else
-            putc_(o, (unsigned char)*s < 0x20 ? ' ' : *s);
+            putc_(o, (unsigned char)*s < 0x20 ? ' '
+                     : (unsigned char)*s >= 0x80 ? '?' : *s);
     }
 }
 
