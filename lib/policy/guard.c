@@ -554,7 +554,7 @@ static int accept_conn(struct wsg_guard *g, const struct wsg_guard_peer *peer,
               peer->text != NULL ? strlen(peer->text) : 0);
     memcpy(gc->path, cx->path, sizeof(gc->path));
     gc->subprotocol = v->subprotocol;
-    gc->unix_offset_ms = (int64_t)(peer->unix_s * 1000u) - (int64_t)now_ms;
+    gc->unix_ms = peer->unix_s * 1000u;
     gc->opened_ms = gc->last_in_ms = gc->last_out_ms = now_ms;
     /* A zero burst with a rate means "burst = one second's worth". */
     msg_burst = p->msg_burst != 0 ? p->msg_burst : p->msg_rate;
@@ -563,7 +563,7 @@ static int accept_conn(struct wsg_guard *g, const struct wsg_guard_peer *peer,
     wsg_bucket_init(&gc->bytes, p->byte_rate, byte_burst, now_ms);
     wsg_bucket_init(&gc->control, p->control_rate, p->control_rate, now_ms);
     gc->authed = authed || p->auth_first_message_ms == 0;
-    gc->auth_deadline_ms = now_ms + p->auth_first_message_ms;
+    gc->auth_deadline_ms = wsg__sat_add(now_ms, p->auth_first_message_ms);
     g->conns++;
     g->stats.accepted++;
     *out = gc;

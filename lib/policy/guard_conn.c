@@ -8,11 +8,17 @@
 
 #include "guard_internal.h"
 
+/* The wall clock follows the caller's monotonic time from the upgrade. */
 static uint64_t wall_ms(const struct wsg_guard_conn *gc, uint64_t now_ms)
 {
-    int64_t t = (int64_t)now_ms + gc->unix_offset_ms;
+    return now_ms > gc->opened_ms
+               ? wsg__sat_add(gc->unix_ms, now_ms - gc->opened_ms)
+               : gc->unix_ms;
+}
 
-    return t < 0 ? 0 : (uint64_t)t;
+uint64_t wsg__sat_add(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
 static void pass(struct wsg_guard_action *act)
@@ -255,7 +261,7 @@ static uint64_t idle_deadline(const struct wsg_guard_conn *gc)
                                                 : gc->last_out_ms;
         break;
     }
-    return last + p->idle_timeout_ms;
+    return wsg__sat_add(last, p->idle_timeout_ms);
 }
 
 uint64_t wsg_guard_conn_next_deadline(const struct wsg_guard_conn *gc)

@@ -21,7 +21,7 @@ struct wsg_guard_conn {
     char peer[64];
     char path[256];
     const char *subprotocol;       /* selected; points into the policy */
-    int64_t unix_offset_ms;        /* wall clock minus now_ms */
+    uint64_t unix_ms;              /* wall clock at opened_ms */
     uint64_t opened_ms, last_in_ms, last_out_ms;
     struct wsg_bucket msgs, bytes, control;
     bool authed;                   /* post-connect auth done (or off) */
@@ -36,6 +36,9 @@ struct wsg_guard_conn {
     const char *close_reason;
     uint64_t dropped;
 };
+
+/* a + b, or UINT64_MAX. */
+uint64_t wsg__sat_add(uint64_t a, uint64_t b);
 
 /* Emits a "violation" event and fills a CLOSE action. */
 void wsg__guard_violation(struct wsg_guard_conn *gc, uint64_t now_ms,

@@ -176,3 +176,22 @@ Test(guard_ticks, h11_close_event)
     wsg_guard_conn_free(c2, 5000, NULL, 0, 0);
     wsg_guard_free(G);
 }
+
+/* Deadlines saturate instead of wrapping (UBSan would catch signed
+ * overflow in the wall-clock arithmetic). */
+Test(guard_ticks, h7_deadlines_saturate)
+{
+    uint64_t t0 = UINT64_MAX - 10;
+
+    P.idle_timeout_ms = 1000;
+    P.auth_token = (char *)"tok";
+    P.auth_first_message_ms = 5000;
+    C = conn_open(&P, &G, t0);
+    cr_assert_eq(wsg_guard_conn_next_deadline(C), UINT64_MAX);
+    tick(UINT64_MAX - 1);
+    cr_assert_eq(A.what, WSG_GUARD_PASS);
+    tick(UINT64_MAX);
+    cr_assert_eq(A.what, WSG_GUARD_CLOSE);
+    cr_assert_eq(A.control, WSG_H3);
+    conn_close(G, C, UINT64_MAX);
+}
