@@ -29,7 +29,6 @@ struct wsg_guard_conn {
     uint8_t auth_buf[WSG_TOKEN_MAX];
     size_t auth_len;
     bool auth_overflow;
-    bool in_msg;                   /* streamed message in progress */
     bool drop_msg;                 /* dropping the rest of it */
     bool closed;                   /* a CLOSE was decided */
     int close_control;
