@@ -26,7 +26,7 @@ void fuzz_conn_run(const struct fuzz_conn_opts *o, const uint8_t *wire,
                    size_t len);
 
 /* Counts of events and failure codes seen so far (replay prints them with
- * WSG_FUZZ_STATS=1, to show what a corpus reaches). */
+ * WSGUARD_FUZZ_STATS=1, to show what a corpus reaches). */
 void fuzz_conn_stats_print(FILE *f);
 
 #endif

@@ -4,7 +4,7 @@
  * build so the test suite (and CI under ASan+UBSan) runs each corpus and
  * each saved regression. A missing path is an error; so is replaying
  * nothing at all. Also usable as an AFL++ driver: with no arguments and
- * stdin not a terminal it runs stdin once. WSG_FUZZ_STATS=1 prints the
+ * stdin not a terminal it runs stdin once. WSGUARD_FUZZ_STATS=1 prints the
  * events the inputs reached. */
 #include "conn_drive.h"
 
@@ -153,7 +153,7 @@ int main(int argc, char **argv)
         }
     }
     printf("replayed %ld inputs\n", total);
-    if (getenv("WSG_FUZZ_STATS"))
+    if (getenv("WSGUARD_FUZZ_STATS"))
         fuzz_conn_stats_print(stdout);
     if (total == 0) {
         fprintf(stderr, "replay: no inputs\n");

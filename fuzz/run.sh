@@ -5,13 +5,13 @@
 # fuzz/corpus and fuzz/regressions, which are only read); crash inputs go
 # to $BUILD/crashes/<harness>/. Exits non-zero if any harness crashed.
 # BUILD defaults to build-fz-clang at the top of the source tree
-# (override with WSG_FUZZ_BUILD).
+# (override with WSGUARD_FUZZ_BUILD).
 set -eu
 
 secs=${1:-60}
 [ $# -gt 0 ] && shift
 src=$(cd "$(dirname "$0")/.." && pwd)
-bd=${WSG_FUZZ_BUILD:-$src/build-fz-clang}
+bd=${WSGUARD_FUZZ_BUILD:-$src/build-fz-clang}
 harnesses=${*:-frame-server frame-client hs-request hs-response origin token}
 
 if [ ! -f "$bd/build.ninja" ]; then

@@ -10,7 +10,7 @@ A case passes only with the exact expected behaviour: byte-exact echoes, the
 exact close code, and the server closing TCP after the close handshake.
 
 Usage:
-  conformance.py                       start $WSG_BUILD_DIR/.../wsg-echo twice
+  conformance.py                       start $WSGUARD_BUILD_DIR/.../wsg-echo twice
                                        (defaults, and small limits) and test
   conformance.py --url ws://h:p/path   test a running server (limits given
         [--max-frame N --max-message N --max-fragments N | --no-limits]
@@ -440,7 +440,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--url", help="test a running server instead of starting wsg-echo")
-    ap.add_argument("--server-bin", help="wsg-echo binary (default from WSG_BUILD_DIR)")
+    ap.add_argument("--server-bin", help="wsg-echo binary (default from WSGUARD_BUILD_DIR)")
     ap.add_argument("--max-frame", type=int, default=MiB)
     ap.add_argument("--max-message", type=int, default=MiB)
     ap.add_argument("--max-fragments", type=int, default=1024)
@@ -466,7 +466,7 @@ def main():
     if a.url:
         targets["main"] = a.url
     else:
-        exe = a.server_bin or os.path.join(os.environ.get("WSG_BUILD_DIR", "build"),
+        exe = a.server_bin or os.path.join(os.environ.get("WSGUARD_BUILD_DIR", "build"),
                                            "examples/echo-server/wsg-echo")
         if not os.access(exe, os.X_OK):
             print("conformance: FAIL: wsg-echo not found at %s (build it first)" % exe)

@@ -18,7 +18,7 @@ try:
 except ImportError:
     sys.exit("embed_test: needs Debian's python3-websockets (/usr/bin/python3)")
 
-build = os.environ.get("WSG_BUILD_DIR", "build")
+build = os.environ.get("WSGUARD_BUILD_DIR", "build")
 exe = os.path.join(build, "examples/embed/wsg-embed")
 results = []
 

@@ -2,10 +2,10 @@
 test, count checks, clean up children on exit.
 
 Environment:
-  WSG_BUILD_DIR   meson build dir (set by `meson test`)
-  WSG_ECHO_CMD    override the echo server command (e.g. the harness's
+  WSGUARD_BUILD_DIR   meson build dir (set by `meson test`)
+  WSGUARD_ECHO_CMD    override the echo server command (e.g. the harness's
                   reference server tests/conformance/refserver.py)
-  WSG_CLIENT_CMD  override the client command
+  WSGUARD_CLIENT_CMD  override the client command
 """
 import atexit
 import os
@@ -19,7 +19,7 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-BUILD = os.environ.get("WSG_BUILD_DIR") or os.path.join(HERE, "..", "..", "build")
+BUILD = os.environ.get("WSGUARD_BUILD_DIR") or os.path.join(HERE, "..", "..", "build")
 CHILDREN = []
 
 
@@ -38,14 +38,14 @@ signal.signal(signal.SIGTERM, lambda *a: sys.exit(1))
 
 
 def echo_cmd():
-    if os.environ.get("WSG_ECHO_CMD"):
-        return shlex.split(os.environ["WSG_ECHO_CMD"])
+    if os.environ.get("WSGUARD_ECHO_CMD"):
+        return shlex.split(os.environ["WSGUARD_ECHO_CMD"])
     return [os.path.join(BUILD, "examples/echo-server/wsg-echo")]
 
 
 def client_cmd():
-    if os.environ.get("WSG_CLIENT_CMD"):
-        return shlex.split(os.environ["WSG_CLIENT_CMD"])
+    if os.environ.get("WSGUARD_CLIENT_CMD"):
+        return shlex.split(os.environ["WSGUARD_CLIENT_CMD"])
     return [os.path.join(BUILD, "examples/client/wsg-client")]
 
 

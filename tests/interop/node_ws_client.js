@@ -34,9 +34,9 @@ try {
 }
 
 const MiB = 1 << 20;
-const build = process.env.WSG_BUILD_DIR || path.join(__dirname, '..', '..', 'build');
-const echoCmd = process.env.WSG_ECHO_CMD
-  ? process.env.WSG_ECHO_CMD.split(/\s+/)
+const build = process.env.WSGUARD_BUILD_DIR || path.join(__dirname, '..', '..', 'build');
+const echoCmd = process.env.WSGUARD_ECHO_CMD
+  ? process.env.WSGUARD_ECHO_CMD.split(/\s+/)
   : [path.join(build, 'examples/echo-server/wsg-echo')];
 
 function startEcho() {

@@ -113,7 +113,7 @@ async def open_conn(port):
 
 
 def main():
-    build = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("WSG_BUILD_DIR", "build")
+    build = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("WSGUARD_BUILD_DIR", "build")
     echo, port = start_echo(build)
     try:
         asyncio.run(asyncio.wait_for(session(port), 120))

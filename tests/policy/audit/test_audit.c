@@ -355,11 +355,11 @@ static void put_hex(FILE *f, const char *s)
 /* Pipes `count` random events to check_json.py; returns its exit status. */
 static int random_events_checked(int count, bool valid_utf8)
 {
-    const char *script = getenv("WSG_AUDIT_CHECK");
+    const char *script = getenv("WSGUARD_AUDIT_CHECK");
     char cmd[4096];
     static char str[7][400];
 
-    cr_assert_not_null(script, "WSG_AUDIT_CHECK unset (run via meson test)");
+    cr_assert_not_null(script, "WSGUARD_AUDIT_CHECK unset (run via meson test)");
     snprintf(cmd, sizeof(cmd), "/usr/bin/python3 '%s' >/dev/null", script);
     signal(SIGPIPE, SIG_IGN);        /* the checker exits at a bad line */
     FILE *py = popen(cmd, "w");

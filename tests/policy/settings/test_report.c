@@ -2,7 +2,7 @@
 /* The compliance report (H14): golden Markdown and JSON for a bare and a
  * hardened policy, JSON checked by /usr/bin/python3's json module, the
  * snprintf contract, and no secret in any output. Regenerate the golden
- * files with WSG_UPDATE_GOLDEN=1 (then review the diff). */
+ * files with WSGUARD_UPDATE_GOLDEN=1 (then review the diff). */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,14 +86,14 @@ static char *render(const struct wsg_policy *p, const struct wsg_deployment *d,
 
 static void golden(const char *name, const char *got)
 {
-    const char *dir = getenv("WSG_GOLDEN_DIR");
+    const char *dir = getenv("WSGUARD_GOLDEN_DIR");
     char path[1024], *want;
     FILE *f;
     long n;
 
-    cr_assert_not_null(dir, "WSG_GOLDEN_DIR not set");
+    cr_assert_not_null(dir, "WSGUARD_GOLDEN_DIR not set");
     snprintf(path, sizeof(path), "%s/%s", dir, name);
-    if (getenv("WSG_UPDATE_GOLDEN") != NULL) {
+    if (getenv("WSGUARD_UPDATE_GOLDEN") != NULL) {
         cr_assert_not_null(f = fopen(path, "wb"));
         fputs(got, f);
         fclose(f);
@@ -105,7 +105,7 @@ static void golden(const char *name, const char *got)
     want = calloc((size_t)n + 1, 1);
     cr_assert_eq(fread(want, 1, (size_t)n, f), (size_t)n);
     fclose(f);
-    cr_assert_str_eq(got, want, "%s differs (WSG_UPDATE_GOLDEN=1 to "
+    cr_assert_str_eq(got, want, "%s differs (WSGUARD_UPDATE_GOLDEN=1 to "
                      "regenerate)", name);
     free(want);
 }
