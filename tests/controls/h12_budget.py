@@ -1,0 +1,81 @@
+#!/usr/bin/python3
+"""H12 output budget: a client that sends without reading. wsg-echo stops
+reading it when its pending output passes half of --max-output (lib/io
+backpressure, include/wsguard/io.h), so the server's memory stays bounded
+by the budget; other clients are still served."""
+import socket
+import time
+
+from ctl import Checks, Server, upgrade, echo_once, finish, wsproto
+
+c = Checks("controls H12 output budget")
+MSG = 16 * 1024
+TOTAL = 48 * 1024 * 1024
+
+
+def flood(srv):
+    """Writes up to TOTAL bytes of 16 KiB messages without reading, until the
+    server stops taking them for 1 s. Returns (bytes written, RSS growth KiB,
+    server alive for others)."""
+    base = srv.rss_kib()
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    s.settimeout(5)
+    s.connect(("127.0.0.1", srv.port))
+    key = "dGhlIHNhbXBsZSBub25jZQ=="
+    s.sendall(wsproto.handshake_request("/", "127.0.0.1:%d" % srv.port, key))
+    head = b""
+    while b"\r\n\r\n" not in head:
+        d = s.recv(1)
+        if not d:
+            break
+        head += d
+    msg = wsproto.frame(wsproto.OP_BINARY, b"q" * MSG, key=b"\x01\x02\x03\x04")
+    s.setblocking(False)
+    sent, stalled_since, peak = 0, None, base
+    t_end = time.monotonic() + 20
+    pos = 0
+    while sent < TOTAL and time.monotonic() < t_end:
+        try:
+            n = s.send(msg[pos:])
+            sent += n
+            pos = (pos + n) % len(msg)
+            stalled_since = None
+        except BlockingIOError:
+            now = time.monotonic()
+            stalled_since = stalled_since or now
+            if now - stalled_since > 1.0:
+                break
+            time.sleep(0.01)
+        except (BrokenPipeError, ConnectionResetError):
+            break
+        r = srv.rss_kib()
+        if r and r > peak:
+            peak = r
+    r = srv.rss_kib()
+    peak = max(peak, r or 0)
+    other = upgrade(srv.port, [])
+    ev = echo_once(other.client, b"other") if other.client else ("none",)
+    other.close()
+    s.close()
+    return sent, peak - base, ev[:3] == ("message", 2, b"other")
+
+
+srv = Server(["--max-output", "65536"])
+sent_on, grow_on, alive = flood(srv)
+c.check("H12 on, client stalled before %d MiB" % (TOTAL >> 20), sent_on < TOTAL,
+        "sent %d" % sent_on)
+c.check("H12 on, RSS growth under 2 MiB (budget 64 KiB + 1 MiB message + slack)",
+        grow_on < 2048, "grew %d KiB" % grow_on)
+c.check("H12 on, other clients still served", alive, "")
+srv.stop()
+
+srv = Server([])
+sent_off, grow_off, alive = flood(srv)
+c.check("H12 off (default 4 MiB budget), server took more before pausing",
+        sent_off > sent_on + 1024 * 1024, "on %d, off %d bytes" % (sent_on, sent_off))
+c.check("H12 off, RSS growth larger than with the 64 KiB budget",
+        grow_off > grow_on + 1024, "on %d KiB, off %d KiB" % (grow_on, grow_off))
+srv.stop()
+finish(c)

@@ -1,0 +1,153 @@
+#!/usr/bin/python3
+"""H6 rate limits: per-connection message and control-frame buckets (T12),
+per-address concurrent cap (429 + Retry-After), global cap (503)."""
+import time
+
+from ctl import (Checks, Server, upgrade, check_refused, close_event, finish,
+                 wsproto)
+
+c = Checks("controls H6 rate limits")
+
+
+def burst(port, n):
+    """Sends n small messages in one write; returns (echo count, end event)."""
+    rep = upgrade(port, [])
+    if not rep.client:
+        return None, ("no 101", rep.status)
+    cl = rep.client
+    cl.send(b"".join(wsproto.frame(wsproto.OP_BINARY, b"m%d" % i) for i in range(n)))
+    echoed, end = 0, None
+    deadline = time.monotonic() + 5
+    while echoed < n:
+        try:
+            ev = cl.next_event(deadline)
+        except wsproto.ProtocolViolation as e:
+            end = ("violation", str(e))
+            break
+        if ev[0] == "message":
+            echoed += 1
+        elif ev[0] in ("close", "eof", "reset", "timeout"):
+            end = ev
+            break
+    cl.close()
+    return echoed, end
+
+
+def ping_flood(port, n):
+    rep = upgrade(port, [])
+    if not rep.client:
+        return None, ("no 101", rep.status)
+    cl = rep.client
+    cl.send(b"".join(wsproto.frame(wsproto.OP_PING, b"p%d" % i) for i in range(n)))
+    pongs, end = 0, None
+    deadline = time.monotonic() + 5
+    while pongs < n:
+        try:
+            ev = cl.next_event(deadline)
+        except wsproto.ProtocolViolation as e:
+            end = ("violation", str(e))
+            break
+        if ev[0] == "pong":
+            pongs += 1
+        elif ev[0] in ("close", "eof", "reset", "timeout"):
+            end = ev
+            break
+    cl.close()
+    return pongs, end
+
+
+# -- message rate ---------------------------------------------------------------------
+srv = Server(["--msg-rate", "5", "--msg-burst", "5"])
+echoed, end = burst(srv.port, 20)
+c.check("H6 msg-rate on, 20 at once -> 1008 'rate limit'",
+        end is not None and end[:2] == ("close", 1008) and b"rate" in end[2],
+        "%r after %r echoes" % (end, echoed))
+c.check("H6 msg-rate on, at most the burst echoed", echoed is not None and echoed <= 5,
+        "%r" % echoed)
+ev = srv.wait_event(lambda e: e.get("event") == "violation", 3)
+c.check("H6 msg-rate on, audit violation H6 1008",
+        ev is not None and ev.get("control") == "H6" and ev.get("close_code") == 1008, "%r" % ev)
+srv.stop()
+srv = Server([])
+echoed, end = burst(srv.port, 20)
+c.check("H6 msg-rate off, all 20 echoed", echoed == 20 and end is None, "%r %r" % (echoed, end))
+srv.stop()
+
+# -- control frames (T12) -------------------------------------------------------------
+srv = Server(["--control-rate", "10"])
+pongs, end = ping_flood(srv.port, 50)
+c.check("H6 control-rate on, 50 pings -> 1008",
+        end is not None and end[:2] == ("close", 1008), "%r after %r pongs" % (end, pongs))
+ev = srv.wait_event(lambda e: e.get("event") == "violation", 3)
+c.check("H6 control-rate on, audit violation H6",
+        ev is not None and ev.get("control") == "H6" and ev.get("close_code") == 1008, "%r" % ev)
+srv.stop()
+srv = Server([])
+pongs, end = ping_flood(srv.port, 50)
+c.check("H6 control-rate off, 50 pongs", pongs == 50 and end is None, "%r %r" % (pongs, end))
+srv.stop()
+
+# -- per address ------------------------------------------------------------------------
+srv = Server(["--max-conns-per-ip", "2"])
+a, b = upgrade(srv.port, []), upgrade(srv.port, [])
+c.check("H6 per-ip on, two connections -> 101", a.status == 101 and b.status == 101,
+        "%r %r" % (a.status, b.status))
+m = srv.mark()
+third = upgrade(srv.port, [])
+check_refused(c, srv, "H6 per-ip on, third concurrent", third, 429, "H6", since=m)
+ra = third.h("Retry-After")
+c.check("H6 per-ip on, 429 carries Retry-After", ra is not None and ra.isdigit() and int(ra) >= 1,
+        "%r" % ra)
+a.close()
+ok = srv.wait_event(lambda e: e.get("event") == "close", 3, m) is not None
+d = upgrade(srv.port, [])
+c.check("H6 per-ip on, slot freed after a close -> 101", ok and d.status == 101,
+        "close seen %r, status %r" % (ok, d.status))
+for r in (b, d):
+    r.close()
+srv.stop()
+srv = Server([])
+rs = [upgrade(srv.port, []) for _ in range(3)]
+c.check("H6 per-ip off, three concurrent -> 101", [r.status for r in rs] == [101] * 3,
+        "%r" % [r.status for r in rs])
+for r in rs:
+    r.close()
+srv.stop()
+
+# -- global cap -----------------------------------------------------------------------------
+srv = Server(["--max-conns", "1"])
+a = upgrade(srv.port, [])
+m = srv.mark()
+b = upgrade(srv.port, [])
+check_refused(c, srv, "H6 max-conns on, second", b, 503, "H6", since=m)
+c.check("H6 max-conns on, 503 carries Retry-After", b.h("Retry-After") is not None,
+        "%r" % b.headers)
+a.close()
+srv.stop()
+srv = Server([])
+a, b = upgrade(srv.port, []), upgrade(srv.port, [])
+c.check("H6 max-conns off, second -> 101", a.status == 101 and b.status == 101,
+        "%r %r" % (a.status, b.status))
+a.close()
+b.close()
+srv.stop()
+
+# -- new connections per window ---------------------------------------------------------------
+srv = Server(["--conn-rate-per-ip", "3", "--conn-rate-window", "60"])
+sts = []
+for _ in range(4):
+    r = upgrade(srv.port, [])
+    sts.append(r.status)
+    r.close()
+c.check("H6 conn-rate on, 4th new connection in window -> 429", sts == [101, 101, 101, 429],
+        "%r" % sts)
+srv.stop()
+srv = Server([])
+sts = []
+for _ in range(4):
+    r = upgrade(srv.port, [])
+    sts.append(r.status)
+    r.close()
+c.check("H6 conn-rate off, 4 new connections -> 101", sts == [101] * 4, "%r" % sts)
+srv.stop()
+finish(c)
