@@ -1,73 +1,178 @@
 /* wsg-echo: the reference WebSocket echo server on wsguard.
  *
- * Echoes every text or binary message as the same type. SIGINT/SIGTERM:
- * a clean shutdown (1001 to every open connection, bounded wait); a second
- * signal exits at once. */
+ * Echoes every text or binary message as the same type, behind the policy
+ * (wsguard/policy.h, wsguard/guard.h): every connection goes through the
+ * guard at the upgrade, on each message, control frame and deadline.
+ * SIGINT/SIGTERM: a clean shutdown (1001 to every open connection, bounded
+ * wait); a second signal exits at once. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <wsguard/guard.h>
 #include <wsguard/io.h>
+#include <wsguard/policy.h>
 #include <wsguard/version.h>
 #include <wsguard/wsguard.h>
 
-#include "opts.h"
+#include "cli.h"
 
-#define MiB (1024u * 1024u)
-#define MAX_LIMIT (1024u * MiB) /* 1 GiB */
 #define SHUTDOWN_MS 3000u
+#define DEFAULT_MAX_OUTPUT "4194304"   /* the max-output row's default */
 
 struct echo {
     struct wsg_loop *loop;
     struct wsg_server *srv;
     struct wsg_watch *sigw;
     int sigfd;
-    const char *path;
-    const char *subprotocol;
-    bool verbose;
+    struct echo_cli cli;
+    struct wsg_guard *guard;
+    struct wsg_guard_verdict verdict; /* lives until the 101 is written */
+    bool max_output_default;
     int signals;
+    /* A failure the core decided (1002, 1007, 1009), for the guard's
+     * "close" event, which cannot know it: set around wsg_guard_conn_free. */
+    int fail_control;
+    const char *fail_reason;
 };
 
-static void usage(FILE *f)
+/* Per session: the guard's state, its deadline timer and a running copy of
+ * the core's counters (the conn is freed before on_close). */
+struct sess {
+    struct echo *e;
+    struct wsg_session *s;
+    struct wsg_guard_conn *gc;
+    struct wsg_timer *timer;
+    uint64_t armed;               /* the timer's deadline; UINT64_MAX: off */
+    struct wsg_conn_stats st;
+    bool guard_closed;            /* the guard decided the close */
+    char path[256];               /* for events the guard does not emit */
+    char client[WSG_ADDR_STRLEN];
+};
+
+/* ---- audit (H11) ----------------------------------------------------------- */
+
+static uint64_t unix_ms(void)
 {
-    fprintf(f,
-        "usage: wsg-echo [options]\n"
-        "A WebSocket echo server (RFC 6455): every text or binary message is\n"
-        "sent back as the same type.\n"
-        "\n"
-        "  --host ADDR            address to listen on (default 127.0.0.1)\n"
-        "  --port N               TCP port, 0-65535; 0 picks a free port\n"
-        "                         (default 9001)\n"
-        "  --max-message BYTES    largest message, 1-%u (default %u)\n"
-        "  --max-frame BYTES      largest frame payload, 1-%u (default %u)\n"
-        "  --max-fragments N      frames per message, 1-1000000 (default 1024)\n"
-        "  --path PATH            accept only this path (others: 404);\n"
-        "                         default: any path\n"
-        "Timeouts are in seconds, decimals allowed (e.g. 0.5):\n"
-        "  --handshake-timeout S  upgrade deadline, 0.1-600 (default 10)\n"
-        "  --close-timeout S      close handshake deadline, 0.1-600\n"
-        "                         (default 5)\n"
-        "  --ping-interval S      send a Ping after S seconds without\n"
-        "                         input, 0-86400; 0: never (default 25)\n"
-        "  --pong-timeout S       no Pong within S seconds of a Ping: close\n"
-        "                         1011, 0-86400; 0: no deadline (default 30)\n"
-        "  --idle-timeout S       no message for S seconds: close 1001,\n"
-        "                         0-86400; 0: off (default 0)\n"
-        "  --subprotocol NAME     select NAME when the client offers it\n"
-        "  --verbose              log connections to stderr\n"
-        "  --help                 this text\n"
-        "  --version              print the version\n"
-        "\n"
-        "SIGINT/SIGTERM: close every connection with 1001 and exit.\n"
-        "Exit status: 0 after a clean shutdown, 1 on a runtime error,\n"
-        "2 on bad usage.\n",
-        MAX_LIMIT, MiB, MAX_LIMIT, MiB);
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void on_audit(void *ud, const struct wsg_audit_event *ev)
+{
+    struct echo *e = ud;
+    struct wsg_audit_event copy;
+    char buf[2048], *p = buf;
+    size_t n;
+
+    if (e->fail_control != 0 && ev->control == 0 &&
+        strcmp(ev->event, "close") == 0) {
+        copy = *ev;
+        copy.control = e->fail_control;
+        copy.reason = e->fail_reason;
+        ev = &copy;
+    }
+    n = wsg_audit_json(ev, buf, sizeof(buf));
+    if (n >= sizeof(buf)) {
+        if ((p = malloc(n + 1)) == NULL)
+            return;
+        wsg_audit_json(ev, p, n + 1);
+    }
+    fwrite(p, 1, n, stdout);
+    fflush(stdout);
+    if (p != buf)
+        free(p);
+}
+
+/* A refusal the guard did not see (before the upgrade callback). */
+static void audit_refusal(struct echo *e, const struct wsg_refusal *r,
+                          int control)
+{
+    struct wsg_audit_event ev;
+    struct wsg_addr a;
+    char client[WSG_ADDR_STRLEN] = "", path[256] = "";
+
+    if (!e->cli.audit)
+        return;
+    memset(&ev, 0, sizeof(ev));
+    ev.time_ms = unix_ms();
+    ev.event = "refuse";
+    ev.control = control;
+    ev.peer = r->peer;
+    if (wsg_addr_parse(r->peer, strlen(r->peer), true, &a) == WSG_OK) {
+        wsg_addr_format(&a, client, sizeof(client));
+        ev.client = client;
+    }
+    if (r->request != NULL && r->request->path.ptr != NULL) {
+        size_t len = r->request->path.len < sizeof(path) - 1
+                         ? r->request->path.len : sizeof(path) - 1;
+        memcpy(path, r->request->path.ptr, len);
+        path[len] = '\0';
+        ev.path = path;
+    }
+    ev.status = r->status;
+    ev.reason = r->reason;
+    on_audit(e, &ev);
+}
+
+/* ---- the guard's deadlines ------------------------------------------------- */
+
+/* Arms the timer when the guard's next deadline comes earlier than the one
+ * armed; a later deadline is found when the timer fires (no heap work per
+ * message). */
+static void rearm(struct sess *ss)
+{
+    uint64_t d = wsg_guard_conn_next_deadline(ss->gc);
+
+    if (d < ss->armed) {
+        ss->armed = d;
+        wsg_timer_start(ss->timer, d);
+    }
+}
+
+static void act(struct sess *ss, const struct wsg_guard_action *a)
+{
+    if (a->what == WSG_GUARD_CLOSE) {
+        ss->guard_closed = true;
+        wsg_session_close(ss->s, a->code, a->reason);
+    }
+    else if (a->what == WSG_GUARD_PING)
+        wsg_session_ping(ss->s, NULL, 0);
+}
+
+/* Counters and bytes sent, after anything that may have queued output. */
+static void update(struct sess *ss, uint64_t now)
+{
+    struct wsg_conn *c = wsg_session_conn(ss->s);
+    uint64_t out = ss->st.bytes_out;
+
+    if (c == NULL)
+        return;
+    wsg_conn_get_stats(c, &ss->st);
+    if (ss->st.bytes_out > out)
+        wsg_guard_conn_sent(ss->gc, (size_t)(ss->st.bytes_out - out), now);
+}
+
+static void on_timer(struct wsg_timer *t, void *ud)
+{
+    struct sess *ss = ud;
+    struct wsg_guard_action a;
+    uint64_t now = wsg_loop_now(ss->e->loop);
+
+    (void)t;
+    ss->armed = UINT64_MAX;
+    wsg_guard_conn_tick(ss->gc, now, &a);
+    act(ss, &a);
+    update(ss, now);
+    rearm(ss);
 }
 
 /* ---- server callbacks ------------------------------------------------------ */
@@ -81,51 +186,200 @@ static bool path_matches(const struct wsg_span *p, const char *want)
 static int on_upgrade(void *ud, struct wsg_session *s, struct wsg_upgrade *up)
 {
     struct echo *e = ud;
-    (void)s;
-    if (e->path && !path_matches(&up->request->path, e->path)) {
-        up->refuse_reason = "no WebSocket endpoint at this path";
+    struct wsg_guard_verdict *v = &e->verdict;
+    struct wsg_guard_peer peer;
+    struct wsg_guard_conn *gc = NULL;
+    struct sess *ss;
+    uint64_t now = wsg_loop_now(e->loop);
+
+    if (e->cli.path && !path_matches(&up->request->path, e->cli.path)) {
+        struct wsg_refusal r = {up->peer, 404, WSG_ERR_POLICY,
+                                "no WebSocket endpoint at this path",
+                                up->request};
+        audit_refusal(e, &r, 0);
+        up->refuse_reason = r.reason;
         return 404;
     }
-    if (e->subprotocol && up->request->protocols.ptr &&
-        wsg_http_list_has(up->request->protocols, e->subprotocol))
-        up->accept.subprotocol = e->subprotocol;
+    memset(&peer, 0, sizeof(peer));
+    if (wsg_addr_parse(up->peer, strlen(up->peer), true, &peer.addr) != WSG_OK)
+        memset(&peer.addr, 0, sizeof(peer.addr));
+    peer.text = up->peer;
+    peer.tls = false;
+    peer.unix_s = (uint64_t)time(NULL);
+    if (wsg_guard_upgrade(e->guard, up->request, &peer, now, v, &gc) != WSG_OK) {
+        up->refuse_reason = "out of memory";
+        return 503;
+    }
+    if (v->status != 0) {
+        up->refuse_reason = v->reason;
+        up->refuse_headers = v->headers;
+        up->refuse_header_count = v->header_count;
+        /* The io layer sends 400-599 only; a redirect becomes a 403. */
+        return v->status >= 400 && v->status <= 599 ? v->status : 403;
+    }
+    ss = calloc(1, sizeof(*ss));
+    if (ss == NULL || wsg_timer_new(e->loop, on_timer, ss, &ss->timer) != WSG_OK) {
+        free(ss);
+        wsg_guard_conn_free(gc, now, NULL, 0, 0);
+        up->refuse_reason = "out of memory";
+        return 503;
+    }
+    ss->e = e;
+    ss->s = s;
+    ss->gc = gc;
+    ss->armed = UINT64_MAX;
+    if (up->request->path.ptr != NULL) {
+        size_t len = up->request->path.len < sizeof(ss->path) - 1
+                         ? up->request->path.len : sizeof(ss->path) - 1;
+        memcpy(ss->path, up->request->path.ptr, len);
+    }
+    memcpy(ss->client, v->client, sizeof(ss->client));
+    ss->client[sizeof(ss->client) - 1] = '\0';
+    up->session_data = ss;
+    up->accept.subprotocol = v->subprotocol;
+    up->accept.headers = v->headers;
+    up->accept.header_count = v->header_count;
+    wsg_guard_conn_config(e->guard, &up->conn);
+    /* Room for one echo of the largest message past the pause threshold
+     * (half of max_output), unless max-output was set: sends are then
+     * never refused. */
+    if (e->max_output_default &&
+        up->conn.max_output < 2 * (up->conn.max_message + 64) + 4096)
+        up->conn.max_output = (size_t)(2 * (up->conn.max_message + 64) + 4096);
+    rearm(ss);
     return WSG_UPGRADE_ACCEPT;
 }
 
 static void on_refuse(void *ud, const struct wsg_refusal *r)
 {
     struct echo *e = ud;
-    if (e->verbose)
+    int control = 0;
+
+    if (e->cli.verbose)
         fprintf(stderr, "wsg-echo: %s refused: %d %s\n", r->peer, r->status,
                 r->reason);
+    if (r->err == WSG_ERR_POLICY)
+        return; /* the guard (or the path check) has audited it */
+    if (r->status == 414 || r->status == 431)
+        control = WSG_H5;
+    else if (r->err == WSG_ERR_TIMEOUT)
+        control = WSG_H7;
+    else if (r->err == WSG_ERR_HTTP)
+        control = WSG_H4;
+    audit_refusal(e, r, control);
 }
 
 static void on_open(void *ud, struct wsg_session *s)
 {
     struct echo *e = ud;
-    if (e->verbose)
+    if (e->cli.verbose)
         fprintf(stderr, "wsg-echo: %s open\n", wsg_session_peer(s));
 }
 
 static void on_message(void *ud, struct wsg_session *s,
                        const struct wsg_event *ev)
 {
+    struct sess *ss = wsg_session_data(s);
+    struct wsg_guard_action a;
+    uint64_t now;
     int rc;
+
     (void)ud;
-    /* ev->data lives until the callback returns: the core copies it. */
-    rc = wsg_session_send(s, ev->opcode, ev->data, ev->len);
-    if (rc != WSG_OK && rc != WSG_ERR_STATE)
-        wsg_session_close(s, WSG_CLOSE_INTERNAL_ERROR, "cannot echo");
+    now = wsg_loop_now(ss->e->loop);
+    wsg_guard_conn_message(ss->gc, ev, now, &a);
+    if (a.what == WSG_GUARD_PASS) {
+        /* ev->data lives until the callback returns: the core copies it. */
+        rc = wsg_session_send(s, ev->opcode, ev->data, ev->len);
+        if (rc != WSG_OK && rc != WSG_ERR_STATE)
+            wsg_session_close(s, WSG_CLOSE_INTERNAL_ERROR, "cannot echo");
+    } else {
+        act(ss, &a);
+    }
+    update(ss, now);
+    rearm(ss);
+}
+
+static void on_control(void *ud, struct wsg_session *s,
+                       const struct wsg_event *ev)
+{
+    struct sess *ss = wsg_session_data(s);
+    struct wsg_guard_action a;
+    uint64_t now;
+
+    (void)ud;
+    now = wsg_loop_now(ss->e->loop);
+    if (ev->type == WSG_EV_PING || ev->type == WSG_EV_PONG) {
+        wsg_guard_conn_control(ss->gc, ev, now, &a);
+        act(ss, &a);
+    }
+    update(ss, now);
+    rearm(ss);
+}
+
+/* The core failed the connection (RFC 6455 7.1.7): a "violation" event
+ * like the guard's: H5 for 1009, H4 for 1002 and 1007, H12 for 1008 (the
+ * io layer's output budget). */
+static void core_violation(struct echo *e, struct sess *ss,
+                           const struct wsg_close_info *ci)
+{
+    struct wsg_audit_event ev;
+
+    switch (ci->code_sent) {
+    case WSG_CLOSE_MESSAGE_TOO_BIG:
+        e->fail_control = WSG_H5;
+        e->fail_reason = "message too big";
+        break;
+    case WSG_CLOSE_PROTOCOL_ERROR:
+        e->fail_control = WSG_H4;
+        e->fail_reason = "protocol error";
+        break;
+    case WSG_CLOSE_INVALID_PAYLOAD:
+        e->fail_control = WSG_H4;
+        e->fail_reason = "invalid data";
+        break;
+    case WSG_CLOSE_POLICY_VIOLATION:  /* io: output over budget */
+        e->fail_control = WSG_H12;
+        e->fail_reason = "output budget exceeded";
+        break;
+    default:
+        return;
+    }
+    if (!e->cli.audit)
+        return;
+    memset(&ev, 0, sizeof(ev));
+    ev.time_ms = unix_ms();
+    ev.event = "violation";
+    ev.control = e->fail_control;
+    ev.client = ss->client[0] != '\0' ? ss->client : NULL;
+    ev.peer = wsg_session_peer(ss->s);
+    ev.path = ss->path[0] != '\0' ? ss->path : NULL;
+    ev.close_code = ci->code_sent;
+    ev.reason = e->fail_reason;
+    on_audit(e, &ev);
 }
 
 static void on_close(void *ud, struct wsg_session *s,
                      const struct wsg_close_info *ci)
 {
     struct echo *e = ud;
-    if (e->verbose)
+    struct sess *ss = wsg_session_data(s);
+
+    if (e->cli.verbose)
         fprintf(stderr, "wsg-echo: %s closed: %s, peer %u '%s', sent %u (%s)\n",
                 wsg_session_peer(s), wsg_err_name(ci->err), ci->code,
                 ci->reason, ci->code_sent, ci->detail);
+    if (ss == NULL)
+        return;
+    if (!ss->guard_closed)
+        core_violation(e, ss, ci);
+    /* The conn is gone: the counters are the last copy taken. */
+    wsg_guard_conn_free(ss->gc, wsg_loop_now(e->loop), &ss->st, ci->code_sent,
+                        ci->code);
+    e->fail_control = 0;
+    e->fail_reason = NULL;
+    wsg_timer_free(ss->timer);
+    free(ss);
+    wsg_session_set_data(s, NULL);
 }
 
 static void on_shutdown(void *ud, struct wsg_server *srv)
@@ -147,7 +401,7 @@ static void on_signal(struct wsg_watch *w, unsigned rev, void *ud)
             wsg_loop_stop(e->loop);
             return;
         }
-        if (e->verbose)
+        if (e->cli.verbose)
             fprintf(stderr, "wsg-echo: signal %u: shutting down\n",
                     si.ssi_signo);
         wsg_server_shutdown(e->srv, WSG_CLOSE_GOING_AWAY,
@@ -157,118 +411,83 @@ static void on_signal(struct wsg_watch *w, unsigned rev, void *ud)
 
 /* ---- main ------------------------------------------------------------------ */
 
-enum {
-    OPT_HOST = 256, OPT_PORT, OPT_MAX_MESSAGE, OPT_MAX_FRAME,
-    OPT_MAX_FRAGMENTS, OPT_PATH, OPT_HS_TIMEOUT, OPT_CLOSE_TIMEOUT,
-    OPT_PING_INTERVAL, OPT_PONG_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_SUBPROTOCOL, OPT_VERBOSE, OPT_HELP, OPT_VERSION
-};
+static int report(const struct wsg_policy *p, enum echo_report fmt)
+{
+    struct wsg_deployment d;
+    char buf[16];
+    size_t n;
+    char *out;
+
+    memset(&d, 0, sizeof(d));
+    d.tls = false;
+    d.trusted_front_end =
+        wsg_policy_get(p, "trusted-proxy", buf, sizeof(buf)) > 0 &&
+        wsg_policy_get(p, "require-https", buf, sizeof(buf)) > 0 &&
+        strcmp(buf, "true") == 0;
+    d.deflate_available = false;
+    d.fuzzed = true;
+    d.version = WSG_VERSION_STRING;
+    n = wsg_policy_report(p, &d, fmt == ECHO_REPORT_JSON ? WSG_REPORT_JSON
+                                                         : WSG_REPORT_MARKDOWN,
+                          NULL, 0);
+    if ((out = malloc(n + 1)) == NULL)
+        return 1;
+    wsg_policy_report(p, &d, fmt == ECHO_REPORT_JSON ? WSG_REPORT_JSON
+                                                     : WSG_REPORT_MARKDOWN,
+                      out, n + 1);
+    fwrite(out, 1, n, stdout);
+    free(out);
+    return fflush(stdout) == 0 ? 0 : 1;
+}
+
+static int configure(struct echo *e, int argc, char **argv)
+{
+    char err[512], buf[32];
+
+    if (wsg_policy_new(NULL, &e->cli.policy) != WSG_OK) {
+        fprintf(stderr, "wsg-echo: out of memory\n");
+        return 1;
+    }
+    echo_cli_parse(argc, argv, &e->cli);
+    if (wsg_policy_load_files(e->cli.policy, err, sizeof(err)) != WSG_OK ||
+        wsg_policy_check(e->cli.policy, err, sizeof(err)) != WSG_OK) {
+        fprintf(stderr, "wsg-echo: %s\n", err);
+        return 2;
+    }
+    wsg_policy_get(e->cli.policy, "max-output", buf, sizeof(buf));
+    e->max_output_default = strcmp(buf, DEFAULT_MAX_OUTPUT) == 0;
+    if (e->cli.report != ECHO_REPORT_NONE)
+        return report(e->cli.policy, e->cli.report) == 0 ? -1 : 1;
+    if (e->cli.check_config) {
+        fprintf(stderr, "config ok\n");
+        return -1;
+    }
+    if (e->cli.audit)
+        wsg_policy_set_audit(e->cli.policy, on_audit, e);
+    if (wsg_guard_new(e->cli.policy, NULL, &e->guard) != WSG_OK) {
+        fprintf(stderr, "wsg-echo: cannot create the guard\n");
+        return 1;
+    }
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"host", required_argument, NULL, OPT_HOST},
-        {"port", required_argument, NULL, OPT_PORT},
-        {"max-message", required_argument, NULL, OPT_MAX_MESSAGE},
-        {"max-frame", required_argument, NULL, OPT_MAX_FRAME},
-        {"max-fragments", required_argument, NULL, OPT_MAX_FRAGMENTS},
-        {"path", required_argument, NULL, OPT_PATH},
-        {"handshake-timeout", required_argument, NULL, OPT_HS_TIMEOUT},
-        {"close-timeout", required_argument, NULL, OPT_CLOSE_TIMEOUT},
-        {"ping-interval", required_argument, NULL, OPT_PING_INTERVAL},
-        {"pong-timeout", required_argument, NULL, OPT_PONG_TIMEOUT},
-        {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
-        {"subprotocol", required_argument, NULL, OPT_SUBPROTOCOL},
-        {"verbose", no_argument, NULL, OPT_VERBOSE},
-        {"help", no_argument, NULL, OPT_HELP},
-        {"version", no_argument, NULL, OPT_VERSION},
-        {NULL, 0, NULL, 0},
-    };
     struct echo e;
     struct wsg_server_config cfg;
-    const char *host = "127.0.0.1", *port = "9001";
-    uint64_t v, max_message = MiB, max_frame = MiB, max_fragments = 1024;
-    uint64_t hs_timeout = 10000, close_timeout = 5000;
-    uint64_t ping_interval = 25000, pong_timeout = 30000, idle_timeout = 0;
     struct sigaction sa;
     sigset_t mask;
-    int opt, rc, status = 0;
+    int rc, status = 0;
+    const char *host;
 
     memset(&e, 0, sizeof e);
     e.sigfd = -1;
-    opts_init("wsg-echo");
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (opt) {
-        case OPT_HOST:
-            if (!*optarg)
-                opts_bad_value("--host", optarg, "an IP address or host name");
-            host = optarg;
-            break;
-        case OPT_PORT:
-            if (!opts_parse_u64(optarg, 0, 65535, &v))
-                opts_bad_value("--port", optarg, "0-65535");
-            port = optarg;
-            break;
-        case OPT_MAX_MESSAGE:
-            if (!opts_parse_u64(optarg, 1, MAX_LIMIT, &max_message))
-                opts_bad_value("--max-message", optarg, "1-1073741824 bytes");
-            break;
-        case OPT_MAX_FRAME:
-            if (!opts_parse_u64(optarg, 1, MAX_LIMIT, &max_frame))
-                opts_bad_value("--max-frame", optarg, "1-1073741824 bytes");
-            break;
-        case OPT_MAX_FRAGMENTS:
-            if (!opts_parse_u64(optarg, 1, 1000000, &max_fragments))
-                opts_bad_value("--max-fragments", optarg, "1-1000000");
-            break;
-        case OPT_PATH:
-            if (optarg[0] != '/' || strpbrk(optarg, "?# \t\r\n"))
-                opts_bad_value("--path", optarg,
-                          "an absolute path starting with '/', no query");
-            e.path = optarg;
-            break;
-        case OPT_HS_TIMEOUT:
-            if (!opts_parse_seconds(optarg, 100, 600000, &hs_timeout))
-                opts_bad_value("--handshake-timeout", optarg,
-                               "0.1-600 seconds");
-            break;
-        case OPT_CLOSE_TIMEOUT:
-            if (!opts_parse_seconds(optarg, 100, 600000, &close_timeout))
-                opts_bad_value("--close-timeout", optarg, "0.1-600 seconds");
-            break;
-        case OPT_PING_INTERVAL:
-            if (!opts_parse_seconds(optarg, 0, 86400000, &ping_interval))
-                opts_bad_value("--ping-interval", optarg, "0-86400 seconds");
-            break;
-        case OPT_PONG_TIMEOUT:
-            if (!opts_parse_seconds(optarg, 0, 86400000, &pong_timeout))
-                opts_bad_value("--pong-timeout", optarg, "0-86400 seconds");
-            break;
-        case OPT_IDLE_TIMEOUT:
-            if (!opts_parse_seconds(optarg, 0, 86400000, &idle_timeout))
-                opts_bad_value("--idle-timeout", optarg, "0-86400 seconds");
-            break;
-        case OPT_SUBPROTOCOL:
-            if (!*optarg || strpbrk(optarg, ", \t\r\n\"") )
-                opts_bad_value("--subprotocol", optarg, "an HTTP token");
-            e.subprotocol = optarg;
-            break;
-        case OPT_VERBOSE:
-            e.verbose = true;
-            break;
-        case OPT_HELP:
-            usage(stdout);
-            return 0;
-        case OPT_VERSION:
-            printf("wsg-echo %s\n", WSG_VERSION_STRING);
-            return 0;
-        default:
-            opts_bad_option(argv[optind - 1],
-                            optopt >= OPT_HOST && optopt <= OPT_SUBPROTOCOL);
-        }
+    rc = configure(&e, argc, argv);
+    if (rc != 0) {
+        wsg_policy_free(e.cli.policy);
+        return rc < 0 ? 0 : rc;
     }
-    if (optind < argc)
-        opts_die("unexpected argument '%s'", argv[optind]);
+    host = e.cli.host;
 
     /* Signals: the program's business, not the library's. */
     memset(&sa, 0, sizeof sa);
@@ -281,34 +500,30 @@ int main(int argc, char **argv)
     e.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     if (e.sigfd < 0) {
         fprintf(stderr, "wsg-echo: signalfd: %s\n", strerror(errno));
-        return 1;
+        status = 1;
+        goto out_guard;
     }
 
     rc = wsg_loop_new(NULL, &e.loop);
     if (rc != WSG_OK) {
         fprintf(stderr, "wsg-echo: cannot create the loop: %s\n",
                 wsg_strerror(rc));
-        return 1;
+        status = 1;
+        goto out_guard;
     }
     wsg_server_config_init_default(&cfg);
     cfg.host = host;
-    cfg.port = port;
-    cfg.handshake_timeout_ms = (uint32_t)hs_timeout;
-    cfg.ping_interval_ms = (uint32_t)ping_interval;
-    cfg.pong_timeout_ms = (uint32_t)pong_timeout;
-    cfg.idle_timeout_ms = (uint32_t)idle_timeout;
-    cfg.conn.max_message = max_message;
-    cfg.conn.max_frame = max_frame;
-    cfg.conn.max_fragments = (uint32_t)max_fragments;
-    cfg.conn.close_timeout_ms = (uint32_t)close_timeout;
-    /* Room for one echo of the largest message past the pause threshold
-     * (half of max_output): sends are then never refused. */
-    if (cfg.conn.max_output < 2 * (max_message + 64) + 4096)
-        cfg.conn.max_output = (size_t)(2 * (max_message + 64) + 4096);
+    cfg.port = e.cli.port;
+    wsg_server_config_from_policy(&cfg, e.cli.policy);
+    /* As in on_upgrade, for the server's own copy. */
+    if (e.max_output_default &&
+        cfg.conn.max_output < 2 * (cfg.conn.max_message + 64) + 4096)
+        cfg.conn.max_output = (size_t)(2 * (cfg.conn.max_message + 64) + 4096);
     cfg.cb.on_upgrade = on_upgrade;
     cfg.cb.on_refuse = on_refuse;
     cfg.cb.on_open = on_open;
     cfg.cb.on_message = on_message;
+    cfg.cb.on_control = on_control;
     cfg.cb.on_close = on_close;
     cfg.cb.ud = &e;
     cfg.on_shutdown = on_shutdown;
@@ -316,10 +531,11 @@ int main(int argc, char **argv)
     rc = wsg_server_new(e.loop, &cfg, &e.srv);
     if (rc != WSG_OK) {
         fprintf(stderr, "wsg-echo: cannot listen on %s port %s: %s%s%s\n",
-                host, port, wsg_strerror(rc), errno ? ": " : "",
+                host, e.cli.port, wsg_strerror(rc), errno ? ": " : "",
                 errno ? strerror(errno) : "");
         wsg_loop_free(e.loop);
-        return 1;
+        status = 1;
+        goto out_guard;
     }
     rc = wsg_watch_new(e.loop, e.sigfd, WSG_IO_READ, on_signal, &e, &e.sigw);
     if (rc != WSG_OK) {
@@ -330,7 +546,7 @@ int main(int argc, char **argv)
     }
     fprintf(stderr, "wsg-echo listening on ws://%s%s%s:%u%s\n",
             strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
-            (unsigned)wsg_server_port(e.srv), e.path ? e.path : "/");
+            (unsigned)wsg_server_port(e.srv), e.cli.path ? e.cli.path : "/");
     fflush(stderr);
 
     rc = wsg_loop_run(e.loop);
@@ -344,6 +560,10 @@ out:
     /* Deferred teardowns queued by the free run in one more round. */
     wsg_loop_run_once(e.loop, 0);
     wsg_loop_free(e.loop);
-    close(e.sigfd);
+out_guard:
+    if (e.sigfd >= 0)
+        close(e.sigfd);
+    wsg_guard_free(e.guard);
+    wsg_policy_free(e.cli.policy);
     return status;
 }

@@ -444,6 +444,25 @@ WSG_API void wsg_server_shutdown(struct wsg_server *srv, uint16_t code,
 /* Sessions alive (in the handshake or open). */
 WSG_API size_t wsg_server_session_count(const struct wsg_server *srv);
 
+/* ---- policy glue (wsguard/policy.h) -------------------------------------- */
+
+struct wsg_policy;
+
+/* Copies a policy's settings into a server config: handshake-timeout,
+ * ping-interval, pong-timeout, close-timeout, max-message, max-frame,
+ * max-fragments, max-output. idle_timeout_ms is set to 0: the idle timeout
+ * belongs to the guard (wsg_guard_conn_next_deadline), which knows the
+ * direction to count. Returns WSG_OK or WSG_ERR_INVALID_ARG. */
+WSG_API int wsg_server_config_from_policy(struct wsg_server_config *cfg,
+                                          const struct wsg_policy *p);
+
+/* Reads the files a policy names: the auth-hmac-key-file (its bytes,
+ * trailing CR/LF removed, 32-1024 bytes) into wsg_policy_set_hmac_key.
+ * Nothing to do: WSG_OK. Else WSG_ERR_INVALID_ARG with a message naming
+ * the setting in `err`. Call before wsg_policy_check. */
+WSG_API int wsg_policy_load_files(struct wsg_policy *p, char *err,
+                                  size_t err_cap);
+
 /* ---- client ------------------------------------------------------------- */
 
 struct wsg_client_config {
