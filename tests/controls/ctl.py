@@ -53,7 +53,9 @@ class Server:
     def __init__(self, args=(), audit=True, env=None, expect_start=True):
         cmd = common.echo_cmd()
         common.need_exe(cmd, "wsg-echo")
-        self.args = list(args)
+        # CONTROLS_MUTATE_OFF=1: start every server without its policy flags,
+        # to show that each test fails when its control is switched off.
+        self.args = [] if os.environ.get("CONTROLS_MUTATE_OFF") else list(args)
         full = cmd + ["--host", "127.0.0.1", "--port", "0"]
         full += (["--audit"] if audit else []) + self.args
         self.cmd = full

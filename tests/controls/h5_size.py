@@ -29,9 +29,13 @@ got, closed = ws_run(send_sizes(srv.url, [1000, 1001]))
 c.check("H5 on, 1000-byte message echoed", got is not None and got[:1] == [1000], "%r" % got)
 c.check("H5 on, 1001-byte message -> 1009", closed is not None and closed[0] == 1009,
         "%r" % (closed,))
-ev = srv.wait_event(lambda e: e.get("event") in ("violation", "close")
+ev = srv.wait_event(lambda e: e.get("event") == "violation"
                     and e.get("close_code") == 1009, 3)
-c.check("H5 on, audit event with close_code 1009", ev is not None, "%r" % srv.events())
+c.check("H5 on, audit violation H5 with close_code 1009",
+        ev is not None and ev.get("control") == "H5", "%r" % srv.events())
+cl = srv.wait_event(lambda e: e.get("event") == "close" and e.get("close_code") == 1009, 3)
+c.check("H5 on, audit close 1009 names H5", cl is not None and cl.get("control") == "H5",
+        "%r" % cl)
 # Fragmented: 600 + 401 bytes crosses the limit too (raw client).
 rep = upgrade(srv.port, [])
 if rep.client:
