@@ -456,14 +456,14 @@ static int configure(struct echo *e, int argc, char **argv)
     }
     wsg_policy_get(e->cli.policy, "max-output", buf, sizeof(buf));
     e->max_output_default = strcmp(buf, DEFAULT_MAX_OUTPUT) == 0;
+    if (e->cli.audit)
+        wsg_policy_set_audit(e->cli.policy, on_audit, e);
     if (e->cli.report != ECHO_REPORT_NONE)
         return report(e->cli.policy, e->cli.report) == 0 ? -1 : 1;
     if (e->cli.check_config) {
         fprintf(stderr, "config ok\n");
         return -1;
     }
-    if (e->cli.audit)
-        wsg_policy_set_audit(e->cli.policy, on_audit, e);
     if (wsg_guard_new(e->cli.policy, NULL, &e->guard) != WSG_OK) {
         fprintf(stderr, "wsg-echo: cannot create the guard\n");
         return 1;
