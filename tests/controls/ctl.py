@@ -65,7 +65,9 @@ class Server:
         self.proc = subprocess.Popen(full, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True,
-                                     errors="replace", env=clean_env(env))
+                                     errors="replace",
+                                     env=clean_env(None if os.environ.get(
+                                         "CONTROLS_MUTATE_OFF") else env))
         common.CHILDREN.append(self.proc)
         ready = threading.Event()
         self._cv = threading.Condition()

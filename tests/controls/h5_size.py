@@ -55,6 +55,13 @@ if rep.client:
 rep.close()
 srv.stop()
 
+# The same setting from the environment (Azure App Settings).
+srv = Server([], env={"WSG_MAX_MESSAGE": "1000"})
+got, closed = ws_run(send_sizes(srv.url, [1000, 1001]))
+c.check("H5 on via WSG_MAX_MESSAGE=1000, 1001 bytes -> 1009",
+        got == [1000] and closed is not None and closed[0] == 1009, "%r %r" % (got, closed))
+srv.stop()
+
 srv = Server([])
 got, closed = ws_run(send_sizes(srv.url, [1000, 1001]))
 c.check("H5 off, 1001-byte message echoed", got == [1000, 1001] and closed is None,

@@ -73,6 +73,22 @@ echoed, end = burst(srv.port, 20)
 c.check("H6 msg-rate off, all 20 echoed", echoed == 20 and end is None, "%r %r" % (echoed, end))
 srv.stop()
 
+# -- byte rate --------------------------------------------------------------------------
+srv = Server(["--byte-rate", "1000", "--byte-burst", "1000"])
+rep = upgrade(srv.port, [])
+end = None
+if rep.client:
+    rep.client.send(b"".join(wsproto.frame(wsproto.OP_BINARY, b"b" * 600) for _ in range(3)))
+    end = close_event(rep.client)
+rep.close()
+c.check("H6 byte-rate on, 1800 bytes at once over a 1000-byte burst -> 1008",
+        end is not None and end[:2] == ("close", 1008), "%r" % (end,))
+srv.stop()
+srv = Server([])
+echoed, end = burst(srv.port, 3)
+c.check("H6 byte-rate off, messages echoed", echoed == 3 and end is None, "%r %r" % (echoed, end))
+srv.stop()
+
 # -- control frames (T12) -------------------------------------------------------------
 srv = Server(["--control-rate", "10"])
 pongs, end = ping_flood(srv.port, 50)
