@@ -164,7 +164,8 @@ class Server:
 # -- raw HTTP upgrade (any headers, any Host) -------------------------------------
 
 class Reply:
-    def __init__(self, status, headers, client, raw):
+    def __init__(self, status, headers, client, raw, local=None):
+        self.local = local       # our "ip:port": the audit's "peer"
         self.status = status
         self.headers = headers   # lower-case name -> [values]
         self.client = client     # wsproto.RawClient on 101 (framing ready)
@@ -183,6 +184,7 @@ def upgrade(port, headers=(), path="/", host=None, timeout=5.0):
     """Sends an upgrade request with exactly the given extra headers.
     Returns a Reply; status 0 if no complete response head came."""
     rc = wsproto.RawClient("ws://127.0.0.1:%d%s" % (port, path), timeout)
+    local = "%s:%d" % rc.sock.getsockname()[:2]
     key = base64.b64encode(os.urandom(16)).decode()
     req = wsproto.handshake_request(path, host or "127.0.0.1:%d" % port, key,
                                     headers)
@@ -192,7 +194,7 @@ def upgrade(port, headers=(), path="/", host=None, timeout=5.0):
         if len(rc.buf) > 65536 or not rc._fill(deadline):
             raw = bytes(rc.buf)
             rc.close()
-            return Reply(0, {}, None, raw)
+            return Reply(0, {}, None, raw, local)
     head, _, rest = bytes(rc.buf).partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     m = re.match(r"HTTP/1\.1 (\d{3})", lines[0])
@@ -207,9 +209,9 @@ def upgrade(port, headers=(), path="/", host=None, timeout=5.0):
         if hdrs.get("sec-websocket-accept") != [want]:
             status = -101
         rc.buf = bytearray(rest)
-        return Reply(status, hdrs, rc, head)
+        return Reply(status, hdrs, rc, head, local)
     rc.close()
-    return Reply(status, hdrs, None, head)
+    return Reply(status, hdrs, None, head, local)
 
 
 def echo_once(client, payload=b"hello", op=wsproto.OP_BINARY, timeout=3.0):
@@ -285,17 +287,19 @@ def check_no_secret(c, srv, secrets, label):
 
 def check_refused(c, srv, label, rep, status, control, reason_has=None,
                   since=0):
-    """A refusal: the status, a 'refuse' event with the control id, and no
-    'open' event after line `since` (never handed to the application)."""
+    """A refusal: the status, a 'refuse' event for this connection (its
+    peer address) with the control id, and no 'open' event for it (never
+    handed to the application)."""
     c.check("%s: status %d" % (label, status), rep.status == status,
             "got %r" % rep.status)
-    ev = srv.wait_event(lambda e: e.get("event") == "refuse", 3, since)
+    ev = srv.wait_event(lambda e: e.get("event") == "refuse"
+                        and e.get("peer") == rep.local, 3, since)
     ok = ev is not None and ev.get("control") == control
     if ok and reason_has:
         ok = reason_has in (ev.get("reason") or "")
     c.check("%s: audit refuse %s" % (label, control), ok, "event %r" % ev)
     time.sleep(0.05)
-    opens = srv.find("open", since)
+    opens = srv.find("open", since, peer=rep.local)
     c.check("%s: never opened" % label, not opens, "open events: %r" % opens)
 
 
