@@ -205,7 +205,11 @@ static int on_upgrade(void *ud, struct wsg_session *s, struct wsg_upgrade *up)
         memset(&peer.addr, 0, sizeof(peer.addr));
     peer.text = up->peer;
     peer.tls = false;
-    peer.unix_s = (uint64_t)time(NULL);
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    peer.unix_s = (uint64_t)wall.tv_sec;
+    peer.unix_ms = (uint64_t)wall.tv_sec * 1000u +
+                   (uint64_t)wall.tv_nsec / 1000000u;
     if (wsg_guard_upgrade(e->guard, up->request, &peer, now, v, &gc) != WSG_OK) {
         up->refuse_reason = "out of memory";
         return 503;

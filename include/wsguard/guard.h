@@ -40,6 +40,8 @@ struct wsg_guard_peer {
     const char *text;       /* "ip:port", for logs */
     bool tls;               /* TLS terminated here */
     uint64_t unix_s;        /* wall clock, for token expiry */
+    uint64_t unix_ms;       /* wall clock in ms, for audit timestamps;
+                               0: unix_s * 1000 */
 };
 
 /* The answer to an upgrade request. Strings and headers point into the

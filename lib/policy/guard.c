@@ -10,6 +10,14 @@
 #define RETRY_GLOBAL_S 1u   /* Retry-After for 503 (RFC 9110 10.2.3) */
 #define QUERY_TOKEN_MAX 512 /* a percent-decoded query token */
 
+
+/* The peer's wall clock in ms (audit timestamps): unix_ms when the caller
+ * has one, else whole seconds. */
+static uint64_t peer_unix_ms(const struct wsg_guard_peer *peer)
+{
+    return peer->unix_ms != 0 ? peer->unix_ms : peer->unix_s * 1000u;
+}
+
 static const char WWW_AUTH[] = "Bearer realm=\"wsguard\"";
 
 /* ---- small string helpers ------------------------------------------------ */
@@ -516,7 +524,7 @@ static void refuse(struct wsg_guard *g, const struct wsg_guard_peer *peer,
     if (g->p->audit == NULL)
         return;
     memset(&ev, 0, sizeof(ev));
-    ev.time_ms = peer->unix_s * 1000u;
+    ev.time_ms = peer_unix_ms(peer);
     ev.event = "refuse";
     ev.control = control;
     ev.client = v->client;
@@ -554,7 +562,7 @@ static int accept_conn(struct wsg_guard *g, const struct wsg_guard_peer *peer,
               peer->text != NULL ? strlen(peer->text) : 0);
     memcpy(gc->path, cx->path, sizeof(gc->path));
     gc->subprotocol = v->subprotocol;
-    gc->unix_ms = peer->unix_s * 1000u;
+    gc->unix_ms = peer_unix_ms(peer);
     gc->opened_ms = gc->last_in_ms = gc->last_out_ms = now_ms;
     /* A zero burst with a rate means "burst = one second's worth". */
     msg_burst = p->msg_burst != 0 ? p->msg_burst : p->msg_rate;
@@ -575,7 +583,7 @@ static int accept_conn(struct wsg_guard *g, const struct wsg_guard_peer *peer,
         struct wsg_audit_event ev;
 
         memset(&ev, 0, sizeof(ev));
-        ev.time_ms = peer->unix_s * 1000u;
+        ev.time_ms = peer_unix_ms(peer);
         ev.event = "open";
         ev.client = gc->client_text;
         ev.peer = peer->text;

@@ -675,3 +675,19 @@ Test(guard_upgrade, bad_arguments)
     wsg_guard_free(NULL);
     wsg_guard_conn_free(NULL, 0, NULL, 0, 0);
 }
+
+/* H11: audit timestamps carry the caller's millisecond wall clock when it
+ * has one (open and refuse alike), whole seconds otherwise. */
+Test(guard_upgrade, h11_audit_time_in_milliseconds)
+{
+    struct wsg_guard_peer pe = peer_make("203.0.113.5", false, NOW_S);
+
+    pe.unix_ms = (uint64_t)NOW_S * 1000u + 123u;
+    cr_assert_eq(upgrade_once(&P, "/", NULL, &pe, &V), 0);
+    assert_accepted();
+    cr_assert(rec_has(&R, "\"ts\":\"2023-11-14T22:13:20.123Z\",\"event\":\"open\""));
+
+    pe.unix_ms = 0;
+    cr_assert_eq(upgrade_once(&P, "/", NULL, &pe, &V), 0);
+    cr_assert(rec_has(&R, "\"ts\":\"2023-11-14T22:13:20.000Z\",\"event\":\"open\""));
+}
