@@ -101,6 +101,15 @@ WSG_API int wsg_hs_server_feed(struct wsg_hs_server *hs, const uint8_t *data,
 WSG_API const struct wsg_hs_request *
 wsg_hs_server_request(const struct wsg_hs_server *hs);
 
+/* After a 426 refusal of a well-formed GET without an Upgrade header (a
+ * plain page request at a WebSocket endpoint): its head, with target,
+ * path, query, host, origin and headers set (key, protocols and
+ * extensions empty), so that an application can answer it otherwise, e.g.
+ * redirect it to https (H1). NULL in every other case. Valid until
+ * wsg_hs_server_free. */
+WSG_API const struct wsg_hs_request *
+wsg_hs_server_plain_request(const struct wsg_hs_server *hs);
+
 /* The HTTP status for a refusal (0 while none) and its reason. */
 WSG_API int wsg_hs_server_status(const struct wsg_hs_server *hs);
 WSG_API const char *wsg_hs_server_reason(const struct wsg_hs_server *hs);

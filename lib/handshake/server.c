@@ -19,6 +19,7 @@ struct wsg_hs_server {
     struct wsg__http http;
     struct wsg_hs_request req;
     bool valid;
+    bool plain; /* refused 426: a well-formed GET without Upgrade */
     uint8_t *out;
     size_t out_len;
 };
@@ -144,8 +145,13 @@ static int validate(struct wsg_hs_server *hs)
         return refuse(hs, 400, "invalid Host header");
     /* A plain request, or an upgrade to something else: 426 names
      * websocket (RFC 9110 section 15.5.22). */
-    if (n_upgrade == 0)
+    if (n_upgrade == 0) {
+        /* Kept for wsg_hs_server_plain_request (an https redirect, H1). */
+        r->headers = h->headers;
+        r->header_count = h->nhdr;
+        hs->plain = true;
         return refuse(hs, 426, "missing Upgrade: websocket");
+    }
     if (!wsg_http_list_has(v, "websocket"))
         return refuse(hs, 426, "Upgrade does not offer websocket");
     if (!wsg__http_any_has(h, "Connection", "upgrade"))
@@ -193,6 +199,12 @@ const struct wsg_hs_request *
 wsg_hs_server_request(const struct wsg_hs_server *hs)
 {
     return hs && hs->valid ? &hs->req : NULL;
+}
+
+const struct wsg_hs_request *
+wsg_hs_server_plain_request(const struct wsg_hs_server *hs)
+{
+    return hs && hs->plain ? &hs->req : NULL;
 }
 
 int wsg_hs_server_status(const struct wsg_hs_server *hs)
