@@ -59,6 +59,7 @@ struct wsg_guard_verdict {
     char client[WSG_ADDR_STRLEN];    /* client address (trusted proxies) */
     char subject[129];               /* authenticated subject, or "" */
     char scratch[96];                /* storage for header values */
+    char location[2048];             /* a redirect's Location value */
 };
 
 /* Decides an upgrade (H1, H2, H3, H6, H9, H10, H11): scheme and TLS facts,
@@ -72,6 +73,22 @@ WSG_API int wsg_guard_upgrade(struct wsg_guard *g,
                               const struct wsg_guard_peer *peer,
                               uint64_t now_ms, struct wsg_guard_verdict *v,
                               struct wsg_guard_conn **out);
+
+/* The answer to a request the handshake refused: a plain HTTP request at
+ * the WebSocket endpoint (`req` from wsg_hs_server_plain_request, with the
+ * handshake's `status` 426) or a malformed one (`req` NULL; 400, 405, 414,
+ * 431...). Fills v with the security headers (H10), which belong on every
+ * response. With https-redirect on, a plain GET that did not arrive over
+ * HTTPS (H1, same test as for upgrades) becomes a 301 to
+ * https://<Host><target> with a Location header and an H1 "refuse" event;
+ * its Host must pass the Host allowlist (else 403, H2, and an event), and
+ * a Location over sizeof(v->location) gets 403 (H1) instead. Otherwise
+ * v->status = status, v->control = 0, no event: the caller knows why the
+ * handshake refused. Returns WSG_OK or WSG_ERR_INVALID_ARG. */
+WSG_API int wsg_guard_http(struct wsg_guard *g,
+                           const struct wsg_hs_request *req,
+                           const struct wsg_guard_peer *peer, int status,
+                           struct wsg_guard_verdict *v);
 
 /* Limits for the connection's core config from the policy (H5, H12):
  * max_frame, max_message, max_fragments, max_output, close_timeout_ms. */

@@ -55,7 +55,7 @@ static struct wsg_span trim(const char *s, size_t n)
     return (struct wsg_span){s, n};
 }
 
-static void copy_span(char *dst, size_t cap, const char *s, size_t n)
+void wsg__copy_span(char *dst, size_t cap, const char *s, size_t n)
 {
     if (s == NULL)
         n = 0;
@@ -194,9 +194,9 @@ static bool forwarded_https(const struct wsg_hs_request *req)
     return seen;
 }
 
-static bool is_https(const struct wsg_policy *p,
-                     const struct wsg_hs_request *req,
-                     const struct wsg_guard_peer *peer)
+bool wsg__guard_is_https(const struct wsg_policy *p,
+                         const struct wsg_hs_request *req,
+                         const struct wsg_guard_peer *peer)
 {
     if (peer->tls)
         return true;
@@ -210,8 +210,8 @@ static bool is_https(const struct wsg_policy *p,
 
 /* ---- H2 --------------------------------------------------------------------- */
 
-static bool host_ok(const struct wsg_policy *p,
-                    const struct wsg_hs_request *req)
+bool wsg__guard_host_ok(const struct wsg_policy *p,
+                        const struct wsg_hs_request *req)
 {
     if (p->allow_host.count == 0)
         return true;
@@ -387,7 +387,7 @@ static bool identity_ok(const struct wsg_policy *p,
     for (size_t i = 0; i < v.len; i++)
         if ((unsigned char)v.ptr[i] < 0x21 || (unsigned char)v.ptr[i] > 0x7e)
             return false;
-    copy_span(subject, 129, v.ptr, v.len);
+    wsg__copy_span(subject, 129, v.ptr, v.len);
     return true;
 }
 
@@ -455,8 +455,8 @@ static const char *pick_subprotocol(const struct wsg_policy *p,
 /* ---- the verdict ------------------------------------------------------------ */
 
 /* H10 headers into v; the HSTS value is copied into v->scratch[0..48). */
-static void security_headers(const struct wsg_policy *p,
-                             struct wsg_guard_verdict *v)
+void wsg__guard_security_headers(const struct wsg_policy *p,
+                                 struct wsg_guard_verdict *v)
 {
     struct wsg_security_headers h = p->headers;
     size_t n = wsg_security_headers_list(&h, v->headers, 8);
@@ -491,11 +491,6 @@ static void retry_after(struct wsg_guard_verdict *v, uint32_t s)
     add_header(v, "Retry-After", buf);
 }
 
-/* What goes into every audit event of an upgrade. */
-struct upgrade_ctx {
-    char path[256];
-    char proto[64];   /* the first offered subprotocol only (H11) */
-};
 
 static void first_protocol(const struct wsg_hs_request *req, char *out,
                            size_t cap)
@@ -506,12 +501,13 @@ static void first_protocol(const struct wsg_hs_request *req, char *out,
     out[0] = '\0';
     if (req->protocols.ptr != NULL &&
         wsg_http_list_next(req->protocols, &pos, &tok))
-        copy_span(out, cap, tok.ptr, tok.len);
+        wsg__copy_span(out, cap, tok.ptr, tok.len);
 }
 
-static void refuse(struct wsg_guard *g, const struct wsg_guard_peer *peer,
-                   const struct upgrade_ctx *cx, struct wsg_guard_verdict *v,
-                   int status, int control, const char *reason)
+void wsg__guard_refuse(struct wsg_guard *g, const struct wsg_guard_peer *peer,
+                       const struct wsg__upgrade_ctx *cx,
+                       struct wsg_guard_verdict *v, int status, int control,
+                       const char *reason)
 {
     struct wsg_audit_event ev;
 
@@ -537,7 +533,7 @@ static void refuse(struct wsg_guard *g, const struct wsg_guard_peer *peer,
 }
 
 static int accept_conn(struct wsg_guard *g, const struct wsg_guard_peer *peer,
-                       const struct upgrade_ctx *cx, uint64_t now_ms,
+                       const struct wsg__upgrade_ctx *cx, uint64_t now_ms,
                        struct wsg_addr client, bool slot, bool authed,
                        struct wsg_guard_verdict *v,
                        struct wsg_guard_conn **out)
@@ -558,7 +554,7 @@ static int accept_conn(struct wsg_guard *g, const struct wsg_guard_peer *peer,
     gc->client = client;
     gc->slot = slot;
     memcpy(gc->client_text, v->client, sizeof(gc->client_text));
-    copy_span(gc->peer, sizeof(gc->peer), peer->text,
+    wsg__copy_span(gc->peer, sizeof(gc->peer), peer->text,
               peer->text != NULL ? strlen(peer->text) : 0);
     memcpy(gc->path, cx->path, sizeof(gc->path));
     gc->subprotocol = v->subprotocol;
@@ -600,7 +596,7 @@ int wsg_guard_upgrade(struct wsg_guard *g, const struct wsg_hs_request *req,
                       struct wsg_guard_conn **out)
 {
     const struct wsg_policy *p;
-    struct upgrade_ctx cx;
+    struct wsg__upgrade_ctx cx;
     struct wsg_addr client;
     bool slot = false, authed;
     const char *why;
@@ -613,25 +609,25 @@ int wsg_guard_upgrade(struct wsg_guard *g, const struct wsg_hs_request *req,
     if (g == NULL || req == NULL || peer == NULL || out == NULL)
         return WSG_ERR_INVALID_ARG;
     p = g->p;
-    copy_span(cx.path, sizeof(cx.path), req->path.ptr, req->path.len);
+    wsg__copy_span(cx.path, sizeof(cx.path), req->path.ptr, req->path.len);
     first_protocol(req, cx.proto, sizeof(cx.proto));
     client = wsg_client_addr(&peer->addr, p->trusted, p->trusted_count, req,
                              p->client_ip_header);
     wsg_addr_format(&client, v->client, sizeof(v->client));
-    security_headers(p, v);
+    wsg__guard_security_headers(p, v);
 
     /* H1: a WebSocket upgrade is never redirected (clients do not follow
      * redirects on the upgrade, RFC 6455 4.1): 403 even with
      * redirect_https. */
-    if (p->require_https && !is_https(p, req, peer)) {
-        refuse(g, peer, &cx, v, 403, WSG_H1, "https required");
+    if (p->require_https && !wsg__guard_is_https(p, req, peer)) {
+        wsg__guard_refuse(g, peer, &cx, v, 403, WSG_H1, "https required");
         return WSG_OK;
     }
     /* H6: global cap, then the per-address table (its window counts
      * refused attempts too). */
     if (p->max_conns != 0 && g->conns >= p->max_conns) {
         retry_after(v, RETRY_GLOBAL_S);
-        refuse(g, peer, &cx, v, 503, WSG_H6, "server busy");
+        wsg__guard_refuse(g, peer, &cx, v, 503, WSG_H6, "server busy");
         return WSG_OK;
     }
     if (g->table != NULL) {
@@ -641,12 +637,12 @@ int wsg_guard_upgrade(struct wsg_guard *g, const struct wsg_hs_request *req,
 
         if (a == WSG_ADMIT_TABLE_FULL) {
             retry_after(v, RETRY_GLOBAL_S);
-            refuse(g, peer, &cx, v, 503, WSG_H6, "server busy");
+            wsg__guard_refuse(g, peer, &cx, v, 503, WSG_H6, "server busy");
             return WSG_OK;
         }
         if (a != WSG_ADMIT_OK) {
             retry_after(v, ra);
-            refuse(g, peer, &cx, v, 429, WSG_H6,
+            wsg__guard_refuse(g, peer, &cx, v, 429, WSG_H6,
                    a == WSG_ADMIT_TOO_FAST ? "too many new connections"
                                            : "too many connections");
             return WSG_OK;
@@ -654,11 +650,11 @@ int wsg_guard_upgrade(struct wsg_guard *g, const struct wsg_hs_request *req,
         slot = true;
     }
     /* H2 (T9): Host against DNS rebinding, then Origin (CSWSH). */
-    why = host_ok(p, req) ? origin_refusal(p, req) : "host not allowed";
+    why = wsg__guard_host_ok(p, req) ? origin_refusal(p, req) : "host not allowed";
     if (why != NULL) {
         if (slot)
             wsg_addr_table_release(g->table, &client);
-        refuse(g, peer, &cx, v, 403, WSG_H2, why);
+        wsg__guard_refuse(g, peer, &cx, v, 403, WSG_H2, why);
         return WSG_OK;
     }
     /* H3. With post-connect auth on, a request without a valid token is
@@ -669,7 +665,7 @@ int wsg_guard_upgrade(struct wsg_guard *g, const struct wsg_hs_request *req,
         if (slot)
             wsg_addr_table_release(g->table, &client);
         add_header(v, "WWW-Authenticate", WWW_AUTH);
-        refuse(g, peer, &cx, v, 401, WSG_H3, "authentication required");
+        wsg__guard_refuse(g, peer, &cx, v, 401, WSG_H3, "authentication required");
         return WSG_OK;
     }
     /* H9: with an allowlist, one offered entry must be on it. Without a
@@ -680,7 +676,7 @@ int wsg_guard_upgrade(struct wsg_guard *g, const struct wsg_hs_request *req,
         if (v->subprotocol == NULL) {
             if (slot)
                 wsg_addr_table_release(g->table, &client);
-            refuse(g, peer, &cx, v, 403, WSG_H9, "no allowed subprotocol");
+            wsg__guard_refuse(g, peer, &cx, v, 403, WSG_H9, "no allowed subprotocol");
             return WSG_OK;
         }
     }

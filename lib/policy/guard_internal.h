@@ -36,6 +36,35 @@ struct wsg_guard_conn {
     uint64_t dropped;
 };
 
+/* What goes into every audit event of an upgrade or request. */
+struct wsg__upgrade_ctx {
+    char path[256];
+    char proto[64];   /* the first offered subprotocol only (H11) */
+};
+
+/* Copies s[0..n) as a C string, truncated to cap - 1 bytes. */
+void wsg__copy_span(char *dst, size_t cap, const char *s, size_t n);
+
+/* H1: TLS here, or X-Forwarded-Proto https / X-ARR-SSL from a trusted
+ * front end. */
+bool wsg__guard_is_https(const struct wsg_policy *p,
+                         const struct wsg_hs_request *req,
+                         const struct wsg_guard_peer *peer);
+
+/* H2: the Host allowlist (true when there is none). */
+bool wsg__guard_host_ok(const struct wsg_policy *p,
+                        const struct wsg_hs_request *req);
+
+/* H10: the security headers into v->headers (HSTS value in v->scratch). */
+void wsg__guard_security_headers(const struct wsg_policy *p,
+                                 struct wsg_guard_verdict *v);
+
+/* Sets the refusal into v, counts it and emits its "refuse" event. */
+void wsg__guard_refuse(struct wsg_guard *g, const struct wsg_guard_peer *peer,
+                       const struct wsg__upgrade_ctx *cx,
+                       struct wsg_guard_verdict *v, int status, int control,
+                       const char *reason);
+
 /* a + b, or UINT64_MAX. */
 uint64_t wsg__sat_add(uint64_t a, uint64_t b);
 
