@@ -269,12 +269,40 @@ struct wsg_refusal {
                                (refused by on_upgrade), WSG_ERR_TIMEOUT,
                                WSG_ERR_PEER_CLOSED, WSG_ERR_IO, ... */
     const char *reason;     /* short reason; never NULL */
-    const struct wsg_hs_request *request; /* NULL if none parsed */
+    const struct wsg_hs_request *request; /* the upgrade, or a plain GET
+                                             (wsg_hs_server_plain_request);
+                                             NULL if none parsed */
+};
+
+/* The answer about to be sent to a request the handshake refused (or to
+ * one that came while the server shuts down), for on_http_refusal to
+ * amend. */
+struct wsg_http_answer {
+    const char *peer;                      /* "ip:port" */
+    const struct wsg_hs_request *request;  /* a plain GET without Upgrade
+                                              (wsg_hs_server_plain_request);
+                                              NULL for anything else */
+    int status;                            /* 400-599; with `request`, a
+                                              redirect (301, 302, 303, 307,
+                                              308) may be set instead */
+    const char *reason;                    /* body text; may be replaced */
+    const struct wsg_header *headers;      /* extra headers (security
+                                              headers, Location); must stay
+                                              valid until the callback's
+                                              caller returns, i.e. live in
+                                              the application's state */
+    size_t header_count;
 };
 
 struct wsg_session_callbacks {
     /* Server only. NULL: accept everything without a subprotocol. */
     int (*on_upgrade)(void *ud, struct wsg_session *s, struct wsg_upgrade *up);
+    /* Server only: the handshake refused the request (malformed, over a
+     * limit, not an upgrade) and the answer is about to be written: add
+     * headers (H10) or redirect a plain GET (H1). A status the adapter
+     * cannot send keeps the original. on_refuse follows as usual (err
+     * WSG_ERR_POLICY if the status was changed). May be NULL. */
+    void (*on_http_refusal)(void *ud, struct wsg_http_answer *ans);
     /* Server only: a connection refused or dropped before the upgrade. */
     void (*on_refuse)(void *ud, const struct wsg_refusal *r);
     /* The session is OPEN: sending is allowed. */
@@ -450,7 +478,9 @@ struct wsg_policy;
 
 /* Copies a policy's settings into a server config: handshake-timeout,
  * ping-interval, pong-timeout, close-timeout, max-message, max-frame,
- * max-fragments, max-output. idle_timeout_ms is set to 0: the idle timeout
+ * max-fragments, max-output; with max-conns, max_connections becomes
+ * max-conns plus a quarter (at least 64), so that the guard's 503 reaches
+ * the requests past the cap. idle_timeout_ms is set to 0: the idle timeout
  * belongs to the guard (wsg_guard_conn_next_deadline), which knows the
  * direction to count. Returns WSG_OK or WSG_ERR_INVALID_ARG. */
 WSG_API int wsg_server_config_from_policy(struct wsg_server_config *cfg,

@@ -169,6 +169,7 @@ int wsg_client_connect(struct wsg_loop *loop,
         return rc;
     s->cb.on_upgrade = NULL;
     s->cb.on_refuse = NULL;
+    s->cb.on_http_refusal = NULL;
     s->tfac = cfg->transport;
     s->pause_output = cfg->pause_output;
     s->ping_interval_ms = cfg->ping_interval_ms;

@@ -62,6 +62,13 @@ int wsg_server_config_from_policy(struct wsg_server_config *cfg,
     cfg->idle_timeout_ms = 0;
     if ((v = get_ms(p, "close-timeout")) != 0)
         cfg->conn.close_timeout_ms = (uint32_t)v;
+    /* H6: the guard answers 503 at max-conns; the adapter must still
+     * accept the requests past it to say so (rather than leave them in the
+     * backlog), within a bound of its own: a quarter more, at least 64. */
+    if ((v = get_u64(p, "max-conns")) != 0) {
+        uint64_t room = v + (v / 4 > 64 ? v / 4 : 64);
+        cfg->max_connections = room > UINT32_MAX ? UINT32_MAX : (uint32_t)room;
+    }
     /* H5, H12: the core limits (wsg_guard_conn_config sets the same per
      * connection). */
     if ((v = get_u64(p, "max-message")) != 0)

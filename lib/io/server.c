@@ -347,6 +347,41 @@ void wsg__server_session_gone(struct wsg_server *srv, struct wsg_session *s)
     }
 }
 
+static bool is_redirect(int status)
+{
+    return status == 301 || status == 302 || status == 303 ||
+           status == 307 || status == 308;
+}
+
+/* A refusal the application did not decide: it may still add headers
+ * (H10) or turn a plain GET into a redirect (H1) in on_http_refusal. */
+static void refuse_http(struct wsg_session *s, int status, const char *reason,
+                        const struct wsg_hs_request *plain, int err)
+{
+    struct wsg_http_answer ans;
+
+    memset(&ans, 0, sizeof ans);
+    ans.peer = s->peer;
+    ans.request = plain;
+    ans.status = status;
+    ans.reason = reason;
+    if (s->cb.on_http_refusal) {
+        s->cb.on_http_refusal(s->cb.ud, &ans);
+        if (s->phase != WSG__PH_SERVER_HS)
+            return; /* aborted from the callback */
+        if (ans.status != status &&
+            ((ans.status >= 400 && ans.status <= 599) ||
+             (plain != NULL && is_redirect(ans.status))))
+            err = WSG_ERR_POLICY;
+        else
+            ans.status = status;
+        if (ans.reason == NULL)
+            ans.reason = reason;
+    }
+    wsg__session_refuse(s, ans.status, ans.reason, ans.headers,
+                        ans.header_count, err);
+}
+
 /* Bytes of the upgrade request (server side of RFC 6455 section 4.2). */
 void wsg__server_hs_input(struct wsg_session *s, const uint8_t *buf,
                           size_t len)
@@ -361,9 +396,9 @@ void wsg__server_hs_input(struct wsg_session *s, const uint8_t *buf,
         return;
     if (rc < 0) {
         int status = wsg_hs_server_status(s->hs_srv);
-        wsg__session_refuse(s, status >= 400 && status <= 599 ? status : 400,
-                            wsg_hs_server_reason(s->hs_srv), NULL, 0,
-                            WSG_ERR_HTTP);
+        refuse_http(s, status >= 400 && status <= 599 ? status : 400,
+                    wsg_hs_server_reason(s->hs_srv),
+                    wsg_hs_server_plain_request(s->hs_srv), WSG_ERR_HTTP);
         return;
     }
     /* T8: what follows the head is WebSocket data, fed after the 101. */
@@ -373,8 +408,7 @@ void wsg__server_hs_input(struct wsg_session *s, const uint8_t *buf,
         return;
     }
     if (!srv || srv->shutting_down) {
-        wsg__session_refuse(s, 503, "server shutting down", NULL, 0,
-                            WSG_ERR_CLOSED);
+        refuse_http(s, 503, "server shutting down", NULL, WSG_ERR_CLOSED);
         return;
     }
     memset(&up, 0, sizeof up);

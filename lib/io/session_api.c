@@ -109,7 +109,12 @@ void wsg__session_destroy(struct wsg_session *s)
         r.reason = s->refuse_reason[0] ? s->refuse_reason
                                        : (s->detail[0] ? s->detail
                                                        : wsg_strerror(r.err));
-        r.request = s->hs_srv ? wsg_hs_server_request(s->hs_srv) : NULL;
+        r.request = NULL;
+        if (s->hs_srv) {
+            r.request = wsg_hs_server_request(s->hs_srv);
+            if (r.request == NULL)
+                r.request = wsg_hs_server_plain_request(s->hs_srv);
+        }
         s->cb.on_refuse(s->cb.ud, &r);
     }
     if (s->seen && s->cb.on_close) {
