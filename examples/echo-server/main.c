@@ -183,6 +183,40 @@ static bool path_matches(const struct wsg_span *p, const char *want)
     return p->ptr && p->len == n && memcmp(p->ptr, want, n) == 0;
 }
 
+/* What the guard needs to know of the socket peer (no TLS here). */
+static void guard_peer(struct wsg_guard_peer *peer, const char *text)
+{
+    struct timespec wall;
+
+    memset(peer, 0, sizeof(*peer));
+    if (wsg_addr_parse(text, strlen(text), true, &peer->addr) != WSG_OK)
+        memset(&peer->addr, 0, sizeof(peer->addr));
+    peer->text = text;
+    peer->tls = false;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    peer->unix_s = (uint64_t)wall.tv_sec;
+    peer->unix_ms = (uint64_t)wall.tv_sec * 1000u +
+                    (uint64_t)wall.tv_nsec / 1000000u;
+}
+
+/* A request the handshake refused: the security headers (H10) on the
+ * answer, and the https redirect (H1) for a plain GET. */
+static void on_http_refusal(void *ud, struct wsg_http_answer *ans)
+{
+    struct echo *e = ud;
+    struct wsg_guard_peer peer;
+
+    guard_peer(&peer, ans->peer);
+    if (wsg_guard_http(e->guard, ans->request, &peer, ans->status,
+                       &e->verdict) != WSG_OK)
+        return;
+    ans->status = e->verdict.status;
+    if (e->verdict.control != 0)
+        ans->reason = e->verdict.reason;
+    ans->headers = e->verdict.headers;
+    ans->header_count = e->verdict.header_count;
+}
+
 static int on_upgrade(void *ud, struct wsg_session *s, struct wsg_upgrade *up)
 {
     struct echo *e = ud;
@@ -196,20 +230,18 @@ static int on_upgrade(void *ud, struct wsg_session *s, struct wsg_upgrade *up)
         struct wsg_refusal r = {up->peer, 404, WSG_ERR_POLICY,
                                 "no WebSocket endpoint at this path",
                                 up->request};
+        struct wsg_guard_peer peer404;
+
         audit_refusal(e, &r, 0);
         up->refuse_reason = r.reason;
+        guard_peer(&peer404, up->peer);
+        if (wsg_guard_http(e->guard, NULL, &peer404, 404, v) == WSG_OK) {
+            up->refuse_headers = v->headers; /* H10 */
+            up->refuse_header_count = v->header_count;
+        }
         return 404;
     }
-    memset(&peer, 0, sizeof(peer));
-    if (wsg_addr_parse(up->peer, strlen(up->peer), true, &peer.addr) != WSG_OK)
-        memset(&peer.addr, 0, sizeof(peer.addr));
-    peer.text = up->peer;
-    peer.tls = false;
-    struct timespec wall;
-    clock_gettime(CLOCK_REALTIME, &wall);
-    peer.unix_s = (uint64_t)wall.tv_sec;
-    peer.unix_ms = (uint64_t)wall.tv_sec * 1000u +
-                   (uint64_t)wall.tv_nsec / 1000000u;
+    guard_peer(&peer, up->peer);
     if (wsg_guard_upgrade(e->guard, up->request, &peer, now, v, &gc) != WSG_OK) {
         up->refuse_reason = "out of memory";
         return 503;
@@ -218,8 +250,7 @@ static int on_upgrade(void *ud, struct wsg_session *s, struct wsg_upgrade *up)
         up->refuse_reason = v->reason;
         up->refuse_headers = v->headers;
         up->refuse_header_count = v->header_count;
-        /* The io layer sends 400-599 only; a redirect becomes a 403. */
-        return v->status >= 400 && v->status <= 599 ? v->status : 403;
+        return v->status; /* 401, 403, 429 or 503: never a redirect */
     }
     ss = calloc(1, sizeof(*ss));
     if (ss == NULL || wsg_timer_new(e->loop, on_timer, ss, &ss->timer) != WSG_OK) {
@@ -525,6 +556,7 @@ int main(int argc, char **argv)
         cfg.conn.max_output = (size_t)(2 * (cfg.conn.max_message + 64) + 4096);
     cfg.cb.on_upgrade = on_upgrade;
     cfg.cb.on_refuse = on_refuse;
+    cfg.cb.on_http_refusal = on_http_refusal;
     cfg.cb.on_open = on_open;
     cfg.cb.on_message = on_message;
     cfg.cb.on_control = on_control;
