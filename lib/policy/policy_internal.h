@@ -105,6 +105,39 @@ struct wsg_policy {
 
 /* settings.c: true if the setting `name` was set explicitly. */
 bool wsg__policy_was_set(const struct wsg_policy *p, const char *name);
+/* settings.c: parses `v` (NULL: none given) into row `i` of the settings
+ * table; a list is appended to, or replaced with `replace`. `label` names
+ * the setting in the message written to err. WSG_OK, _INVALID_ARG or
+ * _NOMEM. */
+int wsg__policy_set_row(struct wsg_policy *p, size_t i, const char *label,
+                        const char *v, bool replace, char *err, size_t cap);
+
+/* settings_value.c: the text of setting values. Parsers return false (or
+ * -1) for text that is not a value of their kind. */
+#define WSG__QUOTE_MAX 64u  /* value bytes echoed in a message */
+bool wsg__parse_uint(const char *s, size_t n, uint64_t *v); /* decimal */
+bool wsg__parse_size(const char *s, uint64_t *v);   /* bytes, k/m/g */
+bool wsg__parse_seconds(const char *s, uint64_t *ms); /* "1.5" -> 1500 */
+int wsg__parse_bool(const char *s);                 /* 1, 0 or -1 */
+int wsg__parse_choice(const char *range, const char *s); /* "a|b" index */
+bool wsg__is_bounded_token(const char *s, size_t n, size_t min, size_t max);
+bool wsg__is_visible(const char *s, size_t min, size_t max, bool space);
+bool wsg__is_host_entry(const char *s, size_t n);
+/* Writes `v` cut to WSG__QUOTE_MAX bytes, printable, into q[cap]. */
+void wsg__quote(const char *v, char *q, size_t cap);
+void wsg__format_seconds(uint64_t ms, char *buf, size_t cap);
+
+/* settings_value.c: snprintf-style output into buf[cap] (buf may be NULL
+ * with cap 0): writes what fits, counts all; _end NUL-terminates and
+ * returns the length the whole text needs. */
+struct wsg__out {
+    char *buf;
+    size_t cap, len;
+};
+void wsg__out_init(struct wsg__out *o, char *buf, size_t cap);
+void wsg__out_put(struct wsg__out *o, const char *s);
+void wsg__out_putn(struct wsg__out *o, const char *s, size_t n);
+size_t wsg__out_end(struct wsg__out *o);
 /* policy.c: frees the items and the array; leaves an empty list. */
 void wsg__strlist_clear(const struct wsg_allocator *a,
                         struct wsg__strlist *l);

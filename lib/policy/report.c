@@ -434,28 +434,19 @@ static void fill(const struct wsg_policy *p, const struct wsg_deployment *d,
 
 /* ---- rendering ---------------------------------------------------------- */
 
-struct out {
-    char *buf;
-    size_t cap, len;
-};
-
-static void put(struct out *o, const char *s)
+static void put(struct wsg__out *o, const char *s)
 {
-    for (; *s != '\0'; s++, o->len++)
-        if (o->len + 1 < o->cap)
-            o->buf[o->len] = *s;
+    wsg__out_put(o, s);
 }
 
-static void putc_(struct out *o, char ch)
+static void putc_(struct wsg__out *o, char ch)
 {
-    char s[2] = {ch, '\0'};
-
-    put(o, s);
+    wsg__out_putn(o, &ch, 1);
 }
 
 /* A Markdown table cell: '|' escaped, control bytes as spaces, bytes
  * >= 0x80 as '?' (as in JSON below). */
-static void put_md(struct out *o, const char *s)
+static void put_md(struct wsg__out *o, const char *s)
 {
     for (; *s != '\0'; s++) {
         if (*s == '|')
@@ -468,7 +459,7 @@ static void put_md(struct out *o, const char *s)
 
 /* A JSON string (RFC 8259 §7). Settings are printable ASCII except file
  * paths: bytes >= 0x80 become '?' so the output is always valid UTF-8. */
-static void put_json(struct out *o, const char *s)
+static void put_json(struct wsg__out *o, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
 
@@ -497,14 +488,13 @@ size_t wsg_policy_report(const struct wsg_policy *p,
 {
     static const struct wsg_deployment none = {false, false, false, false,
                                                NULL};
-    struct out o = {out, out != NULL ? cap : 0, 0};
+    struct wsg__out o;
     struct ctl c;
     unsigned count[3] = {0, 0, 0};
     bool json = fmt == WSG_REPORT_JSON;
     char line[128];
 
-    if (o.cap > 0)
-        out[0] = '\0';
+    wsg__out_init(&o, out, cap);
     if (p == NULL)
         return 0;
     if (d == NULL)
@@ -571,7 +561,5 @@ size_t wsg_policy_report(const struct wsg_policy *p,
         snprintf(line, sizeof(line), "\n%u PASS, %u WARN, %u FAIL\n",
                  count[PASS], count[WARN], count[FAIL]);
     put(&o, line);
-    if (o.cap > 0)
-        out[o.len < o.cap ? o.len : o.cap - 1] = '\0';
-    return o.len;
+    return wsg__out_end(&o);
 }

@@ -3,7 +3,8 @@
  * parsing from text, and the text of the current value. Every value is
  * validated when set; a refusal names the setting and the allowed range.
  * Lists are comma-separated, elements trimmed; a value is applied whole
- * or not at all. */
+ * or not at all. The text of values (parsing, checks, quoting) is in
+ * settings_value.c; the environment is read in settings_env.c. */
 #include <stdio.h>
 #include <string.h>
 
@@ -14,7 +15,6 @@
 #define GIB (MIB * 1024u)
 #define U32 UINT64_C(4294967295)
 #define LIST_MAX 256u                   /* entries per list */
-#define QUOTE_MAX 64u                   /* value bytes echoed in a message */
 
 enum sid {
     S_REQUIRE_HTTPS, S_HTTPS_REDIRECT,
@@ -196,159 +196,7 @@ bool wsg__policy_was_set(const struct wsg_policy *p, const char *name)
     return p != NULL && i >= 0 && (p->set_mask >> i & 1u) != 0;
 }
 
-/* ---- parsing ------------------------------------------------------------ */
-
-static bool parse_uint(const char *s, size_t n, uint64_t *v)
-{
-    uint64_t r = 0;
-
-    if (n == 0 || n > 19)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        r = r * 10u + (uint64_t)(s[i] - '0');
-    }
-    *v = r;
-    return true;
-}
-
-/* Decimal bytes with an optional k/m/g suffix (1024-based). */
-static bool parse_size(const char *s, uint64_t *v)
-{
-    size_t n = strlen(s);
-    unsigned shift = 0;
-
-    if (n > 0) {
-        switch (s[n - 1]) {
-        case 'k': case 'K': shift = 10; break;
-        case 'm': case 'M': shift = 20; break;
-        case 'g': case 'G': shift = 30; break;
-        default: break;
-        }
-    }
-    if (shift != 0)
-        n--;
-    if (n > 12 || !parse_uint(s, n, v))
-        return false;
-    *v <<= shift;
-    return true;
-}
-
-/* Decimal seconds with up to 3 decimals, to ms. */
-static bool parse_seconds(const char *s, uint64_t *ms)
-{
-    const char *dot = strchr(s, '.');
-    size_t n = dot != NULL ? (size_t)(dot - s) : strlen(s);
-    uint64_t whole, frac = 0;
-
-    if (n > 9 || !parse_uint(s, n, &whole))
-        return false;
-    if (dot != NULL) {
-        size_t fn = strlen(dot + 1);
-        if (fn < 1 || fn > 3 || !parse_uint(dot + 1, fn, &frac))
-            return false;
-        for (; fn < 3; fn++)
-            frac *= 10u;
-    }
-    *ms = whole * 1000u + frac;
-    return true;
-}
-
-static int parse_bool(const char *s)
-{
-    static const char *const yes[] = {"true", "1", "yes", "on"};
-    static const char *const no[] = {"false", "0", "no", "off"};
-
-    for (size_t i = 0; i < 4; i++) {
-        if (strcmp(s, yes[i]) == 0)
-            return 1;
-        if (strcmp(s, no[i]) == 0)
-            return 0;
-    }
-    return -1;
-}
-
-/* Index of `s` among the '|'-separated words of `range`, or -1. */
-static int parse_choice(const char *range, const char *s)
-{
-    size_t n = strlen(s);
-    int idx = 0;
-
-    for (const char *w = range;; idx++) {
-        const char *e = strchr(w, '|');
-        size_t wl = e != NULL ? (size_t)(e - w) : strlen(w);
-        if (wl == n && memcmp(w, s, n) == 0)
-            return idx;
-        if (e == NULL)
-            return -1;
-        w = e + 1;
-    }
-}
-
-static bool is_tchar(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c >= '0' && c <= '9') || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c));
-}
-
-/* RFC 9110 §5.6.2 token of min..max bytes. */
-static bool is_token(const char *s, size_t n, size_t min, size_t max)
-{
-    if (n < min || n > max)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!is_tchar(s[i]))
-            return false;
-    return true;
-}
-
-/* Bytes 0x20-0x7E (spaces allowed with `space`), min..max bytes. */
-static bool is_visible(const char *s, size_t min, size_t max, bool space)
-{
-    size_t n = strlen(s);
-
-    if (n < min || n > max)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < (space ? 0x20 : 0x21) ||
-            (unsigned char)s[i] > 0x7E)
-            return false;
-    return true;
-}
-
-/* A Host allowlist entry: host, host:port, [v6]:port, "*." prefix. */
-static bool is_host_entry(const char *s, size_t n)
-{
-    size_t i = 0;
-
-    if (n == 0 || n > 261)
-        return false;
-    if (n > 2 && s[0] == '*' && s[1] == '.')
-        i = 2;
-    for (; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '-' || c == '.' || c == ':' ||
-              c == '[' || c == ']'))
-            return false;
-    }
-    return true;
-}
-
 /* ---- messages ----------------------------------------------------------- */
-
-static void quote(const char *v, char *q, size_t cap)
-{
-    size_t i = 0;
-
-    for (; v[i] != '\0' && i < QUOTE_MAX && i + 4 < cap; i++)
-        q[i] = (unsigned char)v[i] < 0x20 || (unsigned char)v[i] > 0x7E
-                   ? '?' : v[i];
-    if (v[i] != '\0' && i + 4 < cap)
-        q[i++] = '.', q[i++] = '.', q[i++] = '.';
-    q[i] = '\0';
-}
 
 static int fail(char *err, size_t cap, const char *label, size_t i,
                 const char *value)
@@ -356,7 +204,7 @@ static int fail(char *err, size_t cap, const char *label, size_t i,
     const struct wsg_setting *r = &table[i];
     const char *unit = r->kind == WSG_SETTING_SIZE ? " bytes"
                      : r->kind == WSG_SETTING_SECONDS ? " seconds" : "";
-    char q[QUOTE_MAX + 8];
+    char q[WSG__QUOTE_MAX + 8];
 
     if (err == NULL || cap == 0)
         return WSG_ERR_INVALID_ARG;
@@ -367,7 +215,7 @@ static int fail(char *err, size_t cap, const char *label, size_t i,
         snprintf(err, cap, "%s: expected %s, got a value of %zu bytes",
                  label, r->range, strlen(value));
     else {
-        quote(value, q, sizeof(q));
+        wsg__quote(value, q, sizeof(q));
         snprintf(err, cap, "%s: expected %s%s, got '%s'", label, r->range,
                  unit, q);
     }
@@ -494,8 +342,8 @@ static bool valid_string(int i, const char *v)
     size_t n = strlen(v);
 
     switch (i) {
-    case S_AUTH_TOKEN: return is_visible(v, 16, 1024, false);
-    case S_AUTH_TOKEN_NAME: return is_token(v, n, 1, 64);
+    case S_AUTH_TOKEN: return wsg__is_visible(v, 16, 1024, false);
+    case S_AUTH_TOKEN_NAME: return wsg__is_bounded_token(v, n, 1, 64);
     case S_AUTH_HMAC_KEY_FILE:
         if (n > 4096)
             return false;
@@ -504,8 +352,8 @@ static bool valid_string(int i, const char *v)
                 return false;
         return true;
     case S_AUTH_IDENTITY_HEADER:
-    case S_CLIENT_IP_HEADER: return is_token(v, n, 0, 64);
-    default: return is_visible(v, 0, 1024, true);
+    case S_CLIENT_IP_HEADER: return wsg__is_bounded_token(v, n, 0, 64);
+    default: return wsg__is_visible(v, 0, 1024, true);
     }
 }
 
@@ -533,8 +381,8 @@ static bool valid_item(int i, const char *s, size_t n, struct wsg_origin *o,
 {
     switch (i) {
     case S_ALLOW_ORIGIN: return wsg_origin_parse(s, n, true, o) == WSG_OK;
-    case S_ALLOW_HOST: return is_host_entry(s, n);
-    case S_SUBPROTOCOL: return is_token(s, n, 1, 64);
+    case S_ALLOW_HOST: return wsg__is_host_entry(s, n);
+    case S_SUBPROTOCOL: return wsg__is_bounded_token(s, n, 1, 64);
     case S_TRUSTED_PROXY: return wsg_cidr_parse(s, n, c) == WSG_OK;
     default: return false;
     }
@@ -650,12 +498,13 @@ static int list_walk(struct wsg_policy *p, int i, const char *v, bool apply,
     }
 }
 
-/* ---- set, env, get ------------------------------------------------------ */
+/* ---- set, get ----------------------------------------------------------- */
 
-static int set_row(struct wsg_policy *p, int i, const char *label,
-                   const char *v, bool replace, char *err, size_t cap)
+int wsg__policy_set_row(struct wsg_policy *p, size_t row, const char *label,
+                        const char *v, bool replace, char *err, size_t cap)
 {
-    const struct wsg_setting *r = &table[i];
+    const struct wsg_setting *r = &table[row];
+    int i = (int)row;
     uint64_t num = 0;
     bool ok = v != NULL;
     int rc;
@@ -666,15 +515,15 @@ static int set_row(struct wsg_policy *p, int i, const char *label,
         return fail(err, cap, label, (size_t)i, NULL);
     switch (r->kind) {
     case WSG_SETTING_BOOL:
-        rc = parse_bool(v);
+        rc = wsg__parse_bool(v);
         ok = rc >= 0;
         num = rc > 0;
         break;
-    case WSG_SETTING_SIZE: ok = parse_size(v, &num); break;
-    case WSG_SETTING_COUNT: ok = parse_uint(v, strlen(v), &num); break;
-    case WSG_SETTING_SECONDS: ok = parse_seconds(v, &num); break;
+    case WSG_SETTING_SIZE: ok = wsg__parse_size(v, &num); break;
+    case WSG_SETTING_COUNT: ok = wsg__parse_uint(v, strlen(v), &num); break;
+    case WSG_SETTING_SECONDS: ok = wsg__parse_seconds(v, &num); break;
     case WSG_SETTING_CHOICE:
-        rc = parse_choice(r->range, v);
+        rc = wsg__parse_choice(r->range, v);
         ok = rc >= 0;
         num = (uint64_t)(rc < 0 ? 0 : rc);
         break;
@@ -687,7 +536,7 @@ static int set_row(struct wsg_policy *p, int i, const char *label,
         return WSG_OK;
     case WSG_SETTING_LIST: {
         const char *s = v;
-        char bad[QUOTE_MAX + 1];
+        char bad[WSG__QUOTE_MAX + 1];
 
         while (is_space(*s))
             s++;
@@ -722,106 +571,51 @@ int wsg_policy_set(struct wsg_policy *p, const char *name, const char *value,
         name += 2;
     i = find(name);
     if (p == NULL || i < 0) {
-        char q[QUOTE_MAX + 8];
-        quote(name != NULL ? name : "", q, sizeof(q));
+        char q[WSG__QUOTE_MAX + 8];
+        wsg__quote(name != NULL ? name : "", q, sizeof(q));
         if (err != NULL && err_cap > 0)
             snprintf(err, err_cap, "unknown setting '--%s'", q);
         return WSG_ERR_INVALID_ARG;
     }
     snprintf(label, sizeof(label), "--%s", table[i].name);
-    return set_row(p, i, label, value, false, err, err_cap);
-}
-
-int wsg_policy_load_env(struct wsg_policy *p, char *const *envp, char *err,
-                        size_t err_cap)
-{
-    if (p == NULL)
-        return WSG_ERR_INVALID_ARG;
-    for (size_t k = 0; envp != NULL && envp[k] != NULL; k++) {
-        const char *e = envp[k], *eq = strchr(e, '=');
-        size_t n = eq != NULL ? (size_t)(eq - e) : strlen(e);
-        int i = -1, rc;
-
-        if (strncmp(e, "WSG_", 4) != 0)
-            continue;
-        for (int j = 0; j < S_COUNT && i < 0; j++)
-            if (strlen(table[j].env) == n && memcmp(table[j].env, e, n) == 0)
-                i = j;
-        if (i < 0) {
-            char q[QUOTE_MAX + 8], name[QUOTE_MAX + 1];
-            size_t c = n < QUOTE_MAX ? n : QUOTE_MAX;
-            memcpy(name, e, c);
-            name[c] = '\0';
-            quote(name, q, sizeof(q));
-            if (err != NULL && err_cap > 0)
-                snprintf(err, err_cap, "unknown setting %s in the environment",
-                         q);
-            return WSG_ERR_INVALID_ARG;
-        }
-        rc = set_row(p, i, table[i].env, eq != NULL ? eq + 1 : NULL, true,
-                     err, err_cap);
-        if (rc != WSG_OK)
-            return rc;
-    }
-    return WSG_OK;
-}
-
-struct out {
-    char *buf;
-    size_t cap, len;
-};
-
-static void put(struct out *o, const char *s)
-{
-    for (; *s != '\0'; s++, o->len++)
-        if (o->len + 1 < o->cap)
-            o->buf[o->len] = *s;
+    return wsg__policy_set_row(p, (size_t)i, label, value, false, err,
+                               err_cap);
 }
 
 size_t wsg_policy_get(const struct wsg_policy *p, const char *name,
                       char *out, size_t cap)
 {
-    struct out o = {out, out != NULL ? cap : 0, 0};
+    struct wsg__out o;
     int i;
     char num[32];
 
     if (name != NULL && name[0] == '-' && name[1] == '-')
         name += 2;
     i = find(name);
-    if (o.cap > 0)
-        out[0] = '\0';
+    wsg__out_init(&o, out, cap);
     if (p == NULL || i < 0)
         return 0;
     switch (table[i].kind) {
     case WSG_SETTING_BOOL:
-        put(&o, load_num(p, i) ? "true" : "false");
+        wsg__out_put(&o, load_num(p, i) ? "true" : "false");
         break;
     case WSG_SETTING_SIZE:
     case WSG_SETTING_COUNT:
         snprintf(num, sizeof(num), "%llu",
                  (unsigned long long)load_num(p, i));
-        put(&o, num);
+        wsg__out_put(&o, num);
         break;
-    case WSG_SETTING_SECONDS: {
-        uint64_t ms = load_num(p, i);
-        int d = ms % 1000u == 0 ? 0 : ms % 100u == 0 ? 1 : ms % 10u == 0 ? 2 : 3;
-        unsigned f = (unsigned)(ms % 1000u) / (d == 1 ? 100u : d == 2 ? 10u : 1u);
-        if (d == 0)
-            snprintf(num, sizeof(num), "%llu", (unsigned long long)(ms / 1000u));
-        else
-            snprintf(num, sizeof(num), "%llu.%0*u",
-                     (unsigned long long)(ms / 1000u), d, f);
-        put(&o, num);
+    case WSG_SETTING_SECONDS:
+        wsg__format_seconds(load_num(p, i), num, sizeof(num));
+        wsg__out_put(&o, num);
         break;
-    }
     case WSG_SETTING_CHOICE: {
         const char *w = table[i].range;
         for (uint64_t k = load_num(p, i); k > 0 && w != NULL; k--)
             if ((w = strchr(w, '|')) != NULL)
                 w++;
-        for (; w != NULL && *w != '\0' && *w != '|'; w++, o.len++)
-            if (o.len + 1 < o.cap)
-                out[o.len] = *w;
+        if (w != NULL)
+            wsg__out_putn(&o, w, strcspn(w, "|"));
         break;
     }
     case WSG_SETTING_STRING: {
@@ -829,9 +623,9 @@ size_t wsg_policy_get(const struct wsg_policy *p, const char *name,
         char *const *f = str_field((struct wsg_policy *)(uintptr_t)p, i, &hdr);
         const char *v = hdr != NULL ? *hdr : *f;
         if (table[i].secret)
-            put(&o, v != NULL ? "set" : "");
+            wsg__out_put(&o, v != NULL ? "set" : "");
         else if (v != NULL)
-            put(&o, v);
+            wsg__out_put(&o, v);
         break;
     }
     case WSG_SETTING_LIST: {
@@ -839,13 +633,11 @@ size_t wsg_policy_get(const struct wsg_policy *p, const char *name,
             list_field((struct wsg_policy *)(uintptr_t)p, i);
         for (size_t k = 0; k < l->count; k++) {
             if (k > 0)
-                put(&o, ",");
-            put(&o, l->items[k]);
+                wsg__out_put(&o, ",");
+            wsg__out_put(&o, l->items[k]);
         }
         break;
     }
     }
-    if (o.cap > 0)
-        out[o.len < o.cap ? o.len : o.cap - 1] = '\0';
-    return o.len;
+    return wsg__out_end(&o);
 }
