@@ -3,10 +3,10 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <criterion/criterion.h>
+
+#include "guard_page.h"
 
 const uint8_t test_key[4] = {0x37, 0xfa, 0x21, 0x3d};
 
@@ -206,17 +206,9 @@ void run_feed(const struct wsg_conn_config *cfg0, const uint8_t *in,
     } else {
         /* The input ends right before a PROT_NONE page: any over-read
          * crashes the test. */
-        size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-        size_t pages = (len + pg - 1) / pg + 1;
-        uint8_t *m = mmap(NULL, pages * pg, PROT_READ | PROT_WRITE,
-                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        cr_assert(m != MAP_FAILED);
-        cr_assert_eq(mprotect(m + (pages - 1) * pg, pg, PROT_NONE), 0);
-        uint8_t *p = m + (pages - 1) * pg - len;
-        if (len)
-            memcpy(p, in, len);
-        feed_chunk(c, p, len, r);
-        munmap(m, pages * pg);
+        struct guard_page g;
+        feed_chunk(c, guard_page_copy(&g, in, len), len, r);
+        guard_page_free(&g);
     }
 
     /* Drain the output, a few bytes at a time (partial writes). */
@@ -407,77 +399,4 @@ const struct rec *expect_fail(const struct run *r, uint16_t code, int err,
     cr_assert_eq(r->state, WSG_STATE_CLOSED);
     cr_assert(r->should_close);
     return e;
-}
-
-/* ---- allocator ------------------------------------------------------------------ */
-
-#define HDR 16 /* keeps malloc's alignment */
-
-static bool t_should_fail(struct talloc *t)
-{
-    t->calls++;
-    if (t->fail_at && t->calls == t->fail_at) {
-        t->failed = true;
-        return true;
-    }
-    return false;
-}
-
-static void *t_malloc(size_t n, void *ud)
-{
-    struct talloc *t = ud;
-    if (t_should_fail(t))
-        return NULL;
-    uint8_t *p = malloc(n + HDR);
-    if (!p)
-        return NULL;
-    memcpy(p, &n, sizeof n);
-    t->live++;
-    t->bytes += n;
-    if (t->bytes > t->peak)
-        t->peak = t->bytes;
-    return p + HDR;
-}
-
-static void t_free(void *ptr, void *ud)
-{
-    struct talloc *t = ud;
-    if (!ptr)
-        return;
-    uint8_t *p = (uint8_t *)ptr - HDR;
-    size_t n;
-    memcpy(&n, p, sizeof n);
-    t->live--;
-    t->bytes -= n;
-    free(p);
-}
-
-static void *t_realloc(void *ptr, size_t n, void *ud)
-{
-    struct talloc *t = ud;
-    if (!ptr)
-        return t_malloc(n, ud);
-    if (t_should_fail(t))
-        return NULL;
-    uint8_t *p = (uint8_t *)ptr - HDR;
-    size_t old;
-    memcpy(&old, p, sizeof old);
-    uint8_t *q = realloc(p, n + HDR);
-    if (!q)
-        return NULL;
-    memcpy(q, &n, sizeof n);
-    t->bytes = t->bytes - old + n;
-    if (t->bytes > t->peak)
-        t->peak = t->bytes;
-    return q + HDR;
-}
-
-void talloc_init(struct talloc *t, long fail_at)
-{
-    memset(t, 0, sizeof *t);
-    t->a.malloc = t_malloc;
-    t->a.realloc = t_realloc;
-    t->a.free = t_free;
-    t->a.ud = t;
-    t->fail_at = fail_at;
 }

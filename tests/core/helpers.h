@@ -10,6 +10,8 @@
 
 #include <wsguard/core.h>
 
+#include "test_alloc.h" /* tests/common: the failing allocator */
+
 /* ---- a growable byte buffer ---------------------------------------------- */
 
 struct bb {
@@ -99,18 +101,5 @@ const struct rec *expect_fail(const struct run *r, uint16_t code, int err,
  * Close and returns its code (1005 for none), or 0 if the last frame is not
  * a Close. */
 uint16_t out_close_code(const struct bb *out, bool masked);
-
-/* ---- a counting, failing allocator ------------------------------------------ */
-
-struct talloc {
-    struct wsg_allocator a;
-    long calls;         /* malloc + realloc calls so far */
-    long fail_at;       /* fail the call with this number (1-based); 0 never */
-    long live;          /* blocks alive */
-    size_t bytes, peak; /* live bytes, peak live bytes */
-    bool failed;        /* a failure was injected */
-};
-
-void talloc_init(struct talloc *t, long fail_at);
 
 #endif

@@ -34,7 +34,7 @@ static void drain(struct wsg_conn *c)
 /* Touches every allocation site: the connection, output chunks (small and
  * larger than a chunk), borrowed segments, the assembly buffer (grown
  * several times), automatic pongs. Returns whether NOMEM was seen. */
-static bool scenario(struct talloc *t, enum wsg_role role, enum wsg_delivery d)
+static bool scenario(struct test_alloc *t, enum wsg_role role, enum wsg_delivery d)
 {
     struct wsg_conn_config cfg;
     uint64_t seed = 3;
@@ -126,20 +126,18 @@ static bool scenario(struct talloc *t, enum wsg_role role, enum wsg_delivery d)
 
 static void walk(enum wsg_role role, enum wsg_delivery d, bool no_realloc)
 {
-    long n;
+    size_t n;
     for (n = 1; n < 10000; n++) {
-        struct talloc t;
-        talloc_init(&t, n);
-        if (no_realloc)
-            t.a.realloc = NULL;
+        struct test_alloc t;
+        test_alloc_init(&t, n, !no_realloc);
         bool nomem = scenario(&t, role, d);
-        cr_assert_eq(t.live, 0, "leak with allocation %ld failing", n);
+        cr_assert_eq(t.live, 0, "leak with allocation %zu failing", n);
         cr_assert_eq(t.bytes, 0);
-        cr_assert_eq(nomem, t.failed, "NOMEM reported iff injected (n=%ld)", n);
+        cr_assert_eq(nomem, t.failed, "NOMEM reported iff injected (n=%zu)", n);
         if (!t.failed)
             break;
     }
-    cr_assert(n > 3, "the walk covered %ld sites", n);
+    cr_assert(n > 3, "the walk covered %zu sites", n);
     cr_assert(n < 10000);
 }
 
@@ -170,8 +168,8 @@ Test(alloc, T2_two_gib_declared)
     const uint8_t in[] = {0x82, 0xFF, 0, 0, 0, 0, 0x80, 0, 0, 0,
                           0x37, 0xfa, 0x21, 0x3d, 'a', 'b', 'c'};
     for (int d = 0; d < 2; d++) {
-        struct talloc t;
-        talloc_init(&t, 0);
+        struct test_alloc t;
+        test_alloc_init(&t, 0, true);
         struct wsg_conn_config cfg = cfg_server();
         cfg.alloc = &t.a;
         cfg.delivery = d ? WSG_DELIVER_STREAM : WSG_DELIVER_MESSAGE;
@@ -179,7 +177,7 @@ Test(alloc, T2_two_gib_declared)
         run_feed(&cfg, in, sizeof in, FEED_WHOLE, &r);
         expect_fail(&r, 1009, WSG_ERR_TOO_BIG, "frame too big: 2147483648 > 1048576");
         cr_assert_eq(out_close_code(&r.out, false), 1009);
-        cr_assert_eq(t.calls, 1, "%ld allocations", t.calls);
+        cr_assert_eq(t.calls, 1, "%zu allocations", t.calls);
         cr_assert(t.peak < 4096, "peak %zu", t.peak);
         run_free(&r);
         run_all(&cfg, in, sizeof in, &r);
@@ -199,8 +197,8 @@ Test(alloc, T2_memory_follows_bytes_not_declaration)
     for (int i = 0; i < 1000; i++)
         bb_byte(&in, (uint8_t)i);
     for (int d = 0; d < 2; d++) {
-        struct talloc t;
-        talloc_init(&t, 0);
+        struct test_alloc t;
+        test_alloc_init(&t, 0, true);
         struct wsg_conn_config cfg = cfg_server();
         cfg.alloc = &t.a;
         cfg.max_frame = (uint64_t)4 << 30;

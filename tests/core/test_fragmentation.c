@@ -236,8 +236,8 @@ Test(rfc6455_5_4_fragmentation, T3_fragment_flood)
     bb_free(&in);
 
     /* 1025 and beyond: 1009 at the 1025th header. */
-    struct talloc t;
-    talloc_init(&t, 0);
+    struct test_alloc t;
+    test_alloc_init(&t, 0, true);
     cfg.alloc = &t.a;
     bb_frame(&in, WSG_OP_TEXT, true, "a", 1);
     for (int i = 0; i < 5000; i++)
@@ -262,8 +262,8 @@ Test(rfc6455_5_4_fragmentation, T3_fragment_flood)
  * max_message, and is given back after a large message. */
 Test(rfc6455_5_4_fragmentation, assembly_buffer_bounded)
 {
-    struct talloc t;
-    talloc_init(&t, 0);
+    struct test_alloc t;
+    test_alloc_init(&t, 0, true);
     struct wsg_conn_config cfg = cfg_server();
     cfg.alloc = &t.a;
     cfg.max_message = 300000;

@@ -334,7 +334,7 @@ Test(output, client_to_server_round_trip)
 #define HEAP_SLACK (WSG__OUTQ_SLACK + sizeof(struct wsg_conn))
 
 struct heap_run {
-    struct talloc t;
+    struct test_alloc t;
     struct wsg_conn *c;
     size_t borrowed, copied, pings, released;
 };
@@ -348,7 +348,7 @@ static void count_release(void *ud, const void *data)
 static void heap_start(struct heap_run *h, size_t max_output)
 {
     memset(h, 0, sizeof *h);
-    talloc_init(&h->t, 0);
+    test_alloc_init(&h->t, 0, true);
     struct wsg_conn_config cfg = cfg_server();
     cfg.max_output = max_output;
     cfg.alloc = &h->t.a;

@@ -4,38 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <criterion/criterion.h>
 
-/* ---- guard page ---------------------------------------------------------- */
-
-struct guard {
-    uint8_t *base;
-    size_t maplen;
-    size_t pg;
-};
-
-/* Returns a buffer of `len` bytes whose last byte is followed by a
- * PROT_NONE page, so any read past the input faults. */
-static uint8_t *guard_get(struct guard *g, size_t len)
-{
-    g->pg = (size_t)sysconf(_SC_PAGESIZE);
-    size_t pages = (len + g->pg - 1) / g->pg + 1;
-    g->maplen = pages * g->pg;
-    void *m = mmap(NULL, g->maplen, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    cr_assert(m != MAP_FAILED);
-    g->base = m;
-    cr_assert(mprotect(g->base + (pages - 1) * g->pg, g->pg, PROT_NONE) == 0);
-    return g->base + (pages - 1) * g->pg - len;
-}
-
-static void guard_put(struct guard *g)
-{
-    munmap(g->base, g->maplen);
-}
+#include "guard_page.h"
 
 /* ---- generic feed ------------------------------------------------------- */
 
@@ -55,7 +27,7 @@ static struct feed_out run(void *obj, feed_fn f, const char *in, size_t len,
                            enum feed_mode mode)
 {
     struct feed_out r = {0, 0};
-    struct guard g;
+    struct guard_page g;
     size_t c = 0;
     switch (mode) {
     case FEED_WHOLE:
@@ -66,19 +38,18 @@ static struct feed_out run(void *obj, feed_fn f, const char *in, size_t len,
             cr_assert_eq(c, len, "need-more must consume everything");
         return r;
     case FEED_GUARD_WHOLE: {
-        uint8_t *p = guard_get(&g, len);
-        memcpy(p, in, len);
+        uint8_t *p = guard_page_copy(&g, in, len);
         r.rc = f(obj, p, len, &c);
         if (r.rc == 1)
             r.head = c;
-        guard_put(&g);
+        guard_page_free(&g);
         return r;
     }
     case FEED_BYTES:
     case FEED_GUARD_BYTES: {
         uint8_t *p = NULL, one;
         if (mode == FEED_GUARD_BYTES)
-            p = guard_get(&g, 1);
+            p = guard_page_copy(&g, NULL, 1);
         for (size_t i = 0; i < len; i++) {
             uint8_t *b = p ? p : &one;
             *b = (uint8_t)in[i];
@@ -93,7 +64,7 @@ static struct feed_out run(void *obj, feed_fn f, const char *in, size_t len,
             cr_assert_eq(c, 1);
         }
         if (p)
-            guard_put(&g);
+            guard_page_free(&g);
         return r;
     }
     default:
@@ -195,80 +166,6 @@ struct wsg_hs_client *client_check(client_maker make, void *ud,
     if (res)
         *res = r0;
     return first;
-}
-
-/* ---- allocator ---------------------------------------------------------- */
-
-/* Each block carries its size in front, so live bytes can be counted. */
-#define HDR 16
-
-static bool should_fail(struct test_alloc *t)
-{
-    t->calls++;
-    if (t->fail_at && t->calls == t->fail_at) {
-        t->failed = true;
-        return true;
-    }
-    return false;
-}
-
-static void *t_malloc(size_t n, void *ud)
-{
-    struct test_alloc *t = ud;
-    if (should_fail(t))
-        return NULL;
-    unsigned char *p = malloc(n + HDR);
-    if (!p)
-        return NULL;
-    memcpy(p, &n, sizeof n);
-    t->live++;
-    t->bytes += n;
-    if (t->bytes > t->peak)
-        t->peak = t->bytes;
-    return p + HDR;
-}
-
-static void t_free(void *q, void *ud)
-{
-    struct test_alloc *t = ud;
-    if (!q)
-        return;
-    unsigned char *p = (unsigned char *)q - HDR;
-    size_t n;
-    memcpy(&n, p, sizeof n);
-    t->live--;
-    t->bytes -= n;
-    free(p);
-}
-
-static void *t_realloc(void *q, size_t n, void *ud)
-{
-    struct test_alloc *t = ud;
-    if (!q)
-        return t_malloc(n, ud);
-    if (should_fail(t))
-        return NULL;
-    unsigned char *p = (unsigned char *)q - HDR;
-    size_t old;
-    memcpy(&old, p, sizeof old);
-    unsigned char *np = realloc(p, n + HDR);
-    if (!np)
-        return NULL;
-    memcpy(np, &n, sizeof n);
-    t->bytes = t->bytes - old + n;
-    if (t->bytes > t->peak)
-        t->peak = t->bytes;
-    return np + HDR;
-}
-
-void test_alloc_init(struct test_alloc *t, size_t fail_at, bool with_realloc)
-{
-    memset(t, 0, sizeof *t);
-    t->fail_at = fail_at;
-    t->a.malloc = t_malloc;
-    t->a.realloc = with_realloc ? t_realloc : NULL;
-    t->a.free = t_free;
-    t->a.ud = t;
 }
 
 /* ---- random ------------------------------------------------------------- */

@@ -1,6 +1,6 @@
 /* Shared helpers for the handshake unit tests: feeding modes (whole, one
- * byte at a time, right before an unreadable page), a counting/failing
- * allocator, and deterministic random sources. */
+ * byte at a time, right before an unreadable page) and deterministic
+ * random sources; the failing allocator is tests/common's. */
 #ifndef WSG_TEST_HS_UTIL_H
 #define WSG_TEST_HS_UTIL_H
 
@@ -9,6 +9,8 @@
 #include <stdint.h>
 
 #include <wsguard/handshake.h>
+
+#include "test_alloc.h" /* tests/common: the failing allocator */
 
 enum feed_mode {
     FEED_WHOLE = 0,
@@ -52,16 +54,6 @@ struct wsg_hs_client *client_check(client_maker make, void *ud,
                                    const char *in, size_t len,
                                    struct feed_out *res);
 
-/* Counting allocator: fails the `fail_at`-th allocation (1-based; 0:
- * never), counts live blocks and bytes, and records the peak. */
-struct test_alloc {
-    struct wsg_allocator a;
-    size_t calls, fail_at;
-    long live;
-    size_t bytes, peak;
-    bool failed;
-};
-void test_alloc_init(struct test_alloc *t, size_t fail_at, bool with_realloc);
 
 /* Fills with "the sample nonce" (RFC 6455 section 1.3) for 16 bytes. */
 int rand_rfc_nonce(void *ud, uint8_t *buf, size_t len);

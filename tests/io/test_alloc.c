@@ -3,52 +3,12 @@
  * handshakes, core connections, stashes). Each run must end in a defined
  * way (an error code, a refusal or on_close exactly once), never crash, and
  * free everything it allocated (H12, H13). */
-#include <stdlib.h>
 #include <string.h>
 
 #include <criterion/criterion.h>
 
 #include "io_util.h"
-
-struct falloc {
-    long count, fail_at;            /* fail_at 0: never */
-    long live;
-    bool failed;
-};
-
-static void *fa_malloc(size_t n, void *ud)
-{
-    struct falloc *f = ud;
-    if (++f->count == f->fail_at) {
-        f->failed = true;
-        return NULL;
-    }
-    void *p = malloc(n);
-    if (p)
-        f->live++;
-    return p;
-}
-
-static void *fa_realloc(void *p, size_t n, void *ud)
-{
-    struct falloc *f = ud;
-    if (++f->count == f->fail_at) {
-        f->failed = true;
-        return NULL;
-    }
-    void *q = realloc(p, n);
-    if (q && !p)
-        f->live++;
-    return q;
-}
-
-static void fa_free(void *p, void *ud)
-{
-    struct falloc *f = ud;
-    if (p)
-        f->live--;
-    free(p);
-}
+#include "test_alloc.h" /* tests/common */
 
 /* Sends may fail with WSG_ERR_NOMEM (not sticky: nothing was queued); this
  * application gives up on the session then. */
@@ -85,8 +45,7 @@ static void close_on_echo(struct side *sd, struct wsg_session *s,
  * no allocation failed (the walk is over). */
 static bool one_run(long fail_at, long *total)
 {
-    struct falloc fa = {0, fail_at, 0, false};
-    struct wsg_allocator a = {fa_malloc, fa_realloc, fa_free, &fa};
+    struct test_alloc fa;
     struct wsg_loop_config lc;
     struct wsg_loop *loop = NULL;
     struct wsg_server *srv = NULL;
@@ -96,8 +55,9 @@ static bool one_run(long fail_at, long *total)
     struct wsg_client_config ccfg;
     int rc;
 
+    test_alloc_init(&fa, (size_t)fail_at, true);
     wsg_loop_config_init_default(&lc);
-    lc.alloc = &a;
+    lc.alloc = &fa.a;
     rc = wsg_loop_new(&lc, &loop);
     if (rc != WSG_OK) {
         cr_assert_eq(rc, WSG_ERR_NOMEM);
@@ -108,7 +68,7 @@ static bool one_run(long fail_at, long *total)
     side_init(&cs, loop);
     server_config(&scfg, &ss);
     scfg.handshake_timeout_ms = 1000;
-    scfg.conn.alloc = &a;
+    scfg.conn.alloc = &fa.a;
     ss.hook_message = echo_or_abort;
     rc = wsg_server_new(loop, &scfg, &srv);
     if (rc != WSG_OK) {
@@ -119,7 +79,7 @@ static bool one_run(long fail_at, long *total)
     }
     client_config(&ccfg, &cs, wsg_server_port(srv));
     ccfg.timeout_ms = 1000;
-    ccfg.conn.alloc = &a;
+    ccfg.conn.alloc = &fa.a;
     cs.hook_open = send_hi;
     cs.hook_message = close_on_echo;
     rc = wsg_client_connect(loop, &ccfg, &cli);
@@ -152,7 +112,7 @@ done:
 out:
     cr_assert_eq(fa.live, 0, "%ld allocations leaked (allocation %ld failed)",
                  fa.live, fail_at);
-    *total = fa.count;
+    *total = (long)fa.calls;
     return !fa.failed;
 }
 

@@ -5,35 +5,33 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
 
 #include <wsguard/policy.h>
 
+#include "guard_page.h" /* tests/common */
+
 /* ---- helpers ------------------------------------------------------------- */
 
-static uint8_t *g_base;
-static size_t g_pg;
+static struct guard_page g_page;
+static unsigned char *g_end;  /* the first unreadable byte */
+static size_t g_room;
 
-/* Two pages, the second PROT_NONE: input copied to end right before it. */
+/* One page before the PROT_NONE one; inputs are copied to end at it. */
 static void guard_setup(void)
 {
-    g_pg = (size_t)sysconf(_SC_PAGESIZE);
-    void *m = mmap(NULL, 2 * g_pg, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    cr_assert(m != MAP_FAILED);
-    g_base = m;
-    cr_assert_eq(mprotect(g_base + g_pg, g_pg, PROT_NONE), 0);
+    g_room = (size_t)sysconf(_SC_PAGESIZE);
+    g_end = (unsigned char *)guard_page_copy(&g_page, NULL, g_room) + g_room;
 }
 
-static void guard_teardown(void) { munmap(g_base, 2 * g_pg); }
+static void guard_teardown(void) { guard_page_free(&g_page); }
 
 static const char *guarded(const char *s, size_t len)
 {
-    cr_assert(len <= g_pg);
-    char *p = (char *)g_base + g_pg - len;
+    cr_assert(len <= g_room);
+    char *p = (char *)g_end - len;
     memcpy(p, s, len);
     return p;
 }

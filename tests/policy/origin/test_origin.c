@@ -14,7 +14,7 @@
 #include <criterion/criterion.h>
 #include <wsguard/policy.h>
 
-#include "guard.h"
+#include "guard_page.h" /* tests/common */
 
 /* Parses s three ways and asserts they agree; returns the result. */
 static int parse3(const char *s, bool entry, struct wsg_origin *out)
@@ -32,10 +32,10 @@ static int parse3(const char *s, bool entry, struct wsg_origin *out)
     int rb = wsg_origin_parse(heap, len, entry, &b);
     free(heap);
 
-    struct guard g;
-    const char *gp = guard_put(&g, s, len);
+    struct guard_page g;
+    const char *gp = guard_page_copy(&g, s, len);
     int rc = wsg_origin_parse(gp, len, entry, &c);
-    guard_free(&g);
+    guard_page_free(&g);
 
     cr_assert_eq(ra, rb, "%s: heap copy differs", s);
     cr_assert_eq(ra, rc, "%s: guard page copy differs", s);
@@ -265,10 +265,10 @@ static bool hm(const char *entry, const char *host)
 {
     size_t len = strlen(host);
     bool a = wsg_host_match(entry, host, len);
-    struct guard g;
-    const char *gp = guard_put(&g, host, len);
+    struct guard_page g;
+    const char *gp = guard_page_copy(&g, host, len);
     bool b = wsg_host_match(entry, gp, len);
-    guard_free(&g);
+    guard_page_free(&g);
     cr_assert_eq(a, b, "%s vs %s: guard page copy differs", entry, host);
     return a;
 }

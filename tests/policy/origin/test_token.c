@@ -10,7 +10,7 @@
 #include <criterion/criterion.h>
 #include <wsguard/policy.h>
 
-#include "guard.h"
+#include "guard_page.h" /* tests/common */
 
 static const uint8_t K1[] = "secret-key-0123456789";
 #define K1LEN (sizeof K1 - 1)
@@ -35,11 +35,11 @@ static enum wsg_token_result verify3(const uint8_t *key, size_t klen,
         wsg_token_verify(key, klen, heap, len, now, leeway, s2);
     free(heap);
 
-    struct guard g;
-    const char *gp = guard_put(&g, tok, len);
+    struct guard_page g;
+    const char *gp = guard_page_copy(&g, tok, len);
     enum wsg_token_result c =
         wsg_token_verify(key, klen, gp, len, now, leeway, s3);
-    guard_free(&g);
+    guard_page_free(&g);
 
     cr_assert_eq(a, b, "%.*s: heap copy differs", (int)len, tok);
     cr_assert_eq(a, c, "%.*s: guard page copy differs", (int)len, tok);
