@@ -76,6 +76,14 @@ static void expect(const char *peer, const struct wsg_hs_request *r,
     cr_assert_str_eq(g, w, "peer %s header %s", peer, hdr ? hdr : "-");
 }
 
+/* The same for a request whose only header is X-Forwarded-For: `xff`. */
+static void expect_xff(const char *peer, const char *xff, const char *want)
+{
+    struct req q;
+    req_init(&q, "X-Forwarded-For", xff, (const char *)NULL);
+    expect(peer, &q.r, NULL, want);
+}
+
 TestSuite(policy_client_addr, .init = default_trust);
 
 /* T15: an untrusted peer's forwarding headers are never believed. */
@@ -100,12 +108,9 @@ Test(policy_client_addr, untrusted_peer_ignores_xff)
 Test(policy_client_addr, trusted_peer_takes_rightmost_untrusted)
 {
     struct req q;
-    req_init(&q, "X-Forwarded-For", "6.6.6.6, 1.1.1.1", (const char *)NULL);
-    expect("10.0.0.1", &q.r, NULL, "1.1.1.1");
+    expect_xff("10.0.0.1", "6.6.6.6, 1.1.1.1", "1.1.1.1");
     /* spoofed left entries are never reached: 6.6.6.6 is ignored */
-    req_init(&q, "X-Forwarded-For", "6.6.6.6,1.1.1.1,10.9.9.9,10.1.1.1",
-             (const char *)NULL);
-    expect("10.0.0.1", &q.r, NULL, "1.1.1.1");
+    expect_xff("10.0.0.1", "6.6.6.6,1.1.1.1,10.9.9.9,10.1.1.1", "1.1.1.1");
     req_init(&q, "x-forwarded-for", "  1.1.1.1  ", (const char *)NULL);
     expect("10.0.0.1", &q.r, NULL, "1.1.1.1");
     req_init(&q, "X-FORWARDED-FOR", "1.1.1.1", (const char *)NULL);
@@ -122,33 +127,25 @@ Test(policy_client_addr, trusted_hop_chain)
     expect("2001:db8:ffff::2", &q.r, NULL, "2001:db8:1::9");
     expect("::ffff:10.0.0.1", &q.r, NULL, "2001:db8:1::9");
     /* 192.0.2.2 is not the trusted /32 */
-    req_init(&q, "X-Forwarded-For", "7.7.7.7, 192.0.2.2, 192.0.2.1",
-             (const char *)NULL);
-    expect("10.0.0.1", &q.r, NULL, "192.0.2.2");
+    expect_xff("10.0.0.1", "7.7.7.7, 192.0.2.2, 192.0.2.1", "192.0.2.2");
 }
 
 Test(policy_client_addr, all_trusted_gives_leftmost)
 {
     struct req q;
-    req_init(&q, "X-Forwarded-For", "10.3.3.3, 192.0.2.1, 10.4.4.4",
-             (const char *)NULL);
-    expect("10.0.0.1", &q.r, NULL, "10.3.3.3");
+    expect_xff("10.0.0.1", "10.3.3.3, 192.0.2.1, 10.4.4.4", "10.3.3.3");
     req_init(&q, (const char *)NULL);
     expect("10.0.0.1", &q.r, NULL, "10.0.0.1");
     expect("10.0.0.1", NULL, "X-Client-IP", "10.0.0.1");
-    req_init(&q, "X-Forwarded-For", "", (const char *)NULL);
-    expect("10.0.0.1", &q.r, NULL, "10.0.0.1");
+    expect_xff("10.0.0.1", "", "10.0.0.1");
 }
 
 Test(policy_client_addr, malformed_element_stops_walk)
 {
     struct req q;
     /* the walk reaches "unknown" after trusted 10.5.5.5: stops there */
-    req_init(&q, "X-Forwarded-For", "1.1.1.1, unknown, 10.5.5.5",
-             (const char *)NULL);
-    expect("10.0.0.1", &q.r, NULL, "10.5.5.5");
-    req_init(&q, "X-Forwarded-For", "1.1.1.1, _hidden", (const char *)NULL);
-    expect("10.0.0.1", &q.r, NULL, "10.0.0.1");
+    expect_xff("10.0.0.1", "1.1.1.1, unknown, 10.5.5.5", "10.5.5.5");
+    expect_xff("10.0.0.1", "1.1.1.1, _hidden", "10.0.0.1");
     static const char *const bad[] = {
         "01.1.1.1", "1.1.1.1.1", "256.0.0.1", "::1::2", "fe80::1%eth0",
         "1.1.1.1 2.2.2.2", "\"1.1.1.1\"", "for=1.1.1.1", "[1.1.1.1]",
@@ -161,27 +158,18 @@ Test(policy_client_addr, malformed_element_stops_walk)
         expect("10.0.0.1", &q.r, NULL, "10.6.6.6");
     }
     /* a malformed element left of the first untrusted one is never read */
-    req_init(&q, "X-Forwarded-For", "garbage, 3.3.3.3", (const char *)NULL);
-    expect("10.0.0.1", &q.r, NULL, "3.3.3.3");
+    expect_xff("10.0.0.1", "garbage, 3.3.3.3", "3.3.3.3");
 }
 
 Test(policy_client_addr, elements_with_ports_and_brackets)
 {
-    struct req q;
-    req_init(&q, "X-Forwarded-For", "[2001:db8::1]:443", (const char *)NULL);
-    expect("10.0.0.1", &q.r, NULL, "2001:db8::1");
-    req_init(&q, "X-Forwarded-For", "192.0.2.99:1234", (const char *)NULL);
-    expect("10.0.0.1", &q.r, NULL, "192.0.2.99");
-    req_init(&q, "X-Forwarded-For", "[2001:db8::2]", (const char *)NULL);
-    expect("10.0.0.1", &q.r, NULL, "2001:db8::2");
-    req_init(&q, "X-Forwarded-For", "2001:db8::3", (const char *)NULL);
-    expect("10.0.0.1", &q.r, NULL, "2001:db8::3");
+    expect_xff("10.0.0.1", "[2001:db8::1]:443", "2001:db8::1");
+    expect_xff("10.0.0.1", "192.0.2.99:1234", "192.0.2.99");
+    expect_xff("10.0.0.1", "[2001:db8::2]", "2001:db8::2");
+    expect_xff("10.0.0.1", "2001:db8::3", "2001:db8::3");
     /* bare IPv6 with a colon suffix: an address, never address+port */
-    req_init(&q, "X-Forwarded-For", "2001:db8::1:80", (const char *)NULL);
-    expect("10.0.0.1", &q.r, NULL, "2001:db8::1:80");
-    req_init(&q, "X-Forwarded-For", "1.1.1.1, [10.7.7.7]:1, 10.8.8.8:99",
-             (const char *)NULL);
-    expect("10.0.0.1", &q.r, NULL, "10.8.8.8");
+    expect_xff("10.0.0.1", "2001:db8::1:80", "2001:db8::1:80");
+    expect_xff("10.0.0.1", "1.1.1.1, [10.7.7.7]:1, 10.8.8.8:99", "10.8.8.8");
 }
 
 /* RFC 9110 5.3: several X-Forwarded-For headers are one list, in order. */
@@ -260,8 +248,7 @@ Test(policy_client_addr, ipv6_peers)
     expect("2001:db8:fffe::1", &q.r, NULL, "2001:db8:fffe::1");
     /* an IPv4 peer is not inside IPv6 networks (mapped form) */
     expect("127.0.0.1", &q.r, NULL, "127.0.0.1");
-    req_init(&q, "X-Forwarded-For", "192.0.2.50", (const char *)NULL);
-    expect("fd00::1", &q.r, NULL, "192.0.2.50");
+    expect_xff("fd00::1", "192.0.2.50", "192.0.2.50");
 }
 
 Test(policy_client_addr, null_arguments)
@@ -314,8 +301,7 @@ Test(policy_client_addr, long_trusted_chain)
                               i ? ", " : "", i / 250, i % 250);
     cr_assert(n < sizeof v - 1);
     struct req q;
-    req_init(&q, "X-Forwarded-For", v, (const char *)NULL);
-    expect("10.0.0.1", &q.r, NULL, "10.0.0.1");
+    expect_xff("10.0.0.1", v, "10.0.0.1");
     v[0] = ' ';   /* left-most becomes " 8.0.0.1": untrusted */
     v[1] = '8';
     expect("10.0.0.1", &q.r, NULL, "8.0.0.1");

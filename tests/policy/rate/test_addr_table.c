@@ -116,6 +116,20 @@ static size_t small_budget(void)
     return lo;
 }
 
+/* A table of `budgets` times the 64-entry budget, at most `per_addr`
+ * connections per address (0: no limit), and its capacity in *cap. */
+static struct wsg_addr_table *mk_small(struct counting *c, size_t budgets,
+                                       uint32_t per_addr, size_t *cap)
+{
+    struct wsg_addr_table_config cfg;
+    wsg_addr_table_config_init_default(&cfg);
+    cfg.memory_budget = small_budget() * budgets;
+    cfg.max_conns_per_addr = per_addr;
+    struct wsg_addr_table *t = mk(&cfg, c);
+    *cap = wsg_addr_table_capacity(t);
+    return t;
+}
+
 Test(policy_addr_table, H12_million_addresses_within_budget)
 {
     struct counting c = {0};
@@ -403,12 +417,8 @@ Test(policy_addr_table, H6_eviction_is_lru_among_idle)
 Test(policy_addr_table, H6_full_only_when_all_busy)
 {
     struct counting c = {0};
-    struct wsg_addr_table_config cfg;
-    wsg_addr_table_config_init_default(&cfg);
-    cfg.memory_budget = small_budget() * 3;
-    cfg.max_conns_per_addr = 1;
-    struct wsg_addr_table *t = mk(&cfg, &c);
-    size_t cap = wsg_addr_table_capacity(t);
+    size_t cap;
+    struct wsg_addr_table *t = mk_small(&c, 3, 1, &cap);
     uint32_t ra;
     for (uint32_t i = 0; i + 1 < cap; i++) {
         struct wsg_addr a = addr_n(i);
@@ -454,12 +464,8 @@ Test(policy_addr_table, H6_full_only_when_all_busy)
 Test(policy_addr_table, H6_random_ops_match_model)
 {
     struct counting c = {0};
-    struct wsg_addr_table_config cfg;
-    wsg_addr_table_config_init_default(&cfg);
-    cfg.memory_budget = small_budget() * 2;
-    cfg.max_conns_per_addr = 4;
-    struct wsg_addr_table *t = mk(&cfg, &c);
-    size_t cap = wsg_addr_table_capacity(t);
+    size_t cap;
+    struct wsg_addr_table *t = mk_small(&c, 2, 4, &cap);
     enum { U = 400 };
     static uint32_t open[U];
     memset(open, 0, sizeof(open));

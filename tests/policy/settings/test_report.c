@@ -126,6 +126,16 @@ static const char *md_status(const char *md, const char *id)
     return st;
 }
 
+/* Renders Markdown and asserts control `id` has status `want`. */
+static void expect_md_status(const struct wsg_policy *p,
+                             const struct wsg_deployment *d, const char *id,
+                             const char *want)
+{
+    char *md = render(p, d, WSG_REPORT_MARKDOWN);
+    cr_assert_str_eq(md_status(md, id), want, "%s", id);
+    free(md);
+}
+
 Test(report, golden_bare)
 {
     struct wsg_policy *p = bare();
@@ -189,23 +199,14 @@ Test(report, controls_follow_settings)
     /* H1 depends on the deployment */
     struct wsg_policy *p = hardened();
     struct wsg_deployment d = hard_dep;
-    char *md;
     d.trusted_front_end = false;
-    md = render(p, &d, WSG_REPORT_MARKDOWN);
-    cr_assert_str_eq(md_status(md, "H1"), "WARN");
-    free(md);
+    expect_md_status(p, &d, "H1", "WARN");
     d.tls = true;
-    md = render(p, &d, WSG_REPORT_MARKDOWN);
-    cr_assert_str_eq(md_status(md, "H1"), "PASS");
-    free(md);
+    expect_md_status(p, &d, "H1", "PASS");
     d.fuzzed = false;
-    md = render(p, &d, WSG_REPORT_MARKDOWN);
-    cr_assert_str_eq(md_status(md, "H15"), "WARN");
-    free(md);
+    expect_md_status(p, &d, "H15", "WARN");
     wsg_policy_set_audit(p, NULL, NULL);
-    md = render(p, &d, WSG_REPORT_MARKDOWN);
-    cr_assert_str_eq(md_status(md, "H11"), "WARN");
-    free(md);
+    expect_md_status(p, &d, "H11", "WARN");
     wsg_policy_free(p);
 }
 
