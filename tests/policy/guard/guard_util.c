@@ -1,4 +1,4 @@
-#include "guard_util.h"
+#include "conn_fixture.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -196,4 +196,20 @@ void conn_close(struct wsg_guard *g, struct wsg_guard_conn *gc,
 {
     wsg_guard_conn_free(gc, now_ms, NULL, 1000, 1000);
     wsg_guard_free(g);
+}
+
+/* ---- conn_fixture.h ------------------------------------------------------ */
+
+struct wsg_policy P;
+struct rec R;
+struct wsg_guard *G;
+struct wsg_guard_conn *C;
+struct wsg_guard_action A;
+
+void conn_fixture_setup(void)
+{
+    test_policy_default(&P);
+    rec_attach(&P, &R);
+    G = NULL;
+    C = NULL;
 }

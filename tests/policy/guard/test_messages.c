@@ -5,23 +5,9 @@
 
 #include <criterion/criterion.h>
 
-#include "guard_util.h"
+#include "conn_fixture.h"
 
-static struct wsg_policy P;
-static struct rec R;
-static struct wsg_guard *G;
-static struct wsg_guard_conn *C;
-static struct wsg_guard_action A;
-
-static void setup(void)
-{
-    test_policy_default(&P);
-    rec_attach(&P, &R);
-    G = NULL;
-    C = NULL;
-}
-
-TestSuite(guard_messages, .init = setup);
+TestSuite(guard_messages, .init = conn_fixture_setup);
 
 static void open_at(uint64_t now)
 {
@@ -37,12 +23,18 @@ static void done(void)
     G = NULL;
 }
 
+/* Runs event `ev` at `now`; returns the action. */
+static int step(const struct wsg_event *ev, uint64_t now)
+{
+    wsg_guard_conn_message(C, ev, now, &A);
+    return (int)A.what;
+}
+
 static int msg(enum wsg_opcode op, const char *data, uint64_t now)
 {
     struct wsg_event ev = ev_msg(op, data);
 
-    wsg_guard_conn_message(C, &ev, now, &A);
-    return (int)A.what;
+    return step(&ev, now);
 }
 
 static void assert_close(uint16_t code, int control, const char *reason)
@@ -117,8 +109,7 @@ Test(guard_messages, h9_text_only_streamed)
     assert_close(1003, WSG_H9, "binary not accepted");
     P.text_only = false;
     open_at(0);
-    wsg_guard_conn_message(C, &ev, 1, &A);
-    cr_assert_eq(A.what, WSG_GUARD_PASS);
+    cr_assert_eq(step(&ev, 1), WSG_GUARD_PASS);
     done();
 }
 
@@ -200,20 +191,14 @@ Test(guard_messages, h6_streamed_counts_first_fragment)
     P.msg_burst = 1;
     P.rate_action = WSG__RATE_DROP;
     open_at(0);
-    wsg_guard_conn_message(C, &f1, 0, &A);
-    cr_assert_eq(A.what, WSG_GUARD_PASS);
-    wsg_guard_conn_message(C, &f2, 0, &A);
-    cr_assert_eq(A.what, WSG_GUARD_PASS);
-    wsg_guard_conn_message(C, &f3, 0, &A);
-    cr_assert_eq(A.what, WSG_GUARD_PASS);
-    wsg_guard_conn_message(C, &f1, 1, &A);
-    cr_assert_eq(A.what, WSG_GUARD_DROP);
-    wsg_guard_conn_message(C, &f2, 2000, &A); /* tokens back, same message */
-    cr_assert_eq(A.what, WSG_GUARD_DROP);
-    wsg_guard_conn_message(C, &f3, 2000, &A);
-    cr_assert_eq(A.what, WSG_GUARD_DROP);
-    wsg_guard_conn_message(C, &f1, 2000, &A);
-    cr_assert_eq(A.what, WSG_GUARD_PASS);
+    cr_assert_eq(step(&f1, 0), WSG_GUARD_PASS);
+    cr_assert_eq(step(&f2, 0), WSG_GUARD_PASS);
+    cr_assert_eq(step(&f3, 0), WSG_GUARD_PASS);
+    cr_assert_eq(step(&f1, 1), WSG_GUARD_DROP);
+    /* tokens back, same message */
+    cr_assert_eq(step(&f2, 2000), WSG_GUARD_DROP);
+    cr_assert_eq(step(&f3, 2000), WSG_GUARD_DROP);
+    cr_assert_eq(step(&f1, 2000), WSG_GUARD_PASS);
     done();
 }
 
@@ -228,8 +213,7 @@ Test(guard_messages, h6_streamed_mid_message_closes)
     P.byte_burst = 10;
     P.rate_action = WSG__RATE_DROP;
     open_at(0);
-    wsg_guard_conn_message(C, &f1, 0, &A);
-    cr_assert_eq(A.what, WSG_GUARD_PASS);
+    cr_assert_eq(step(&f1, 0), WSG_GUARD_PASS);
     wsg_guard_conn_message(C, &f2, 0, &A);
     assert_close(1008, WSG_H6, "rate limit");
     done();
@@ -308,10 +292,8 @@ Test(guard_messages, h3_post_connect_auth_hmac_fragments)
     P.hmac_key_len = 16;
     P.auth_first_message_ms = 1000;
     open_at(0);
-    wsg_guard_conn_message(C, &f1, 10, &A);
-    cr_assert_eq(A.what, WSG_GUARD_DROP);
-    wsg_guard_conn_message(C, &f2, 20, &A);
-    cr_assert_eq(A.what, WSG_GUARD_DROP);
+    cr_assert_eq(step(&f1, 10), WSG_GUARD_DROP);
+    cr_assert_eq(step(&f2, 20), WSG_GUARD_DROP);
     cr_assert_eq(msg(WSG_OP_TEXT, "x", 30), WSG_GUARD_PASS);
     /* the wall clock follows now_ms: 200 s in, the token has expired */
     P.auth_first_message_ms = 300000;

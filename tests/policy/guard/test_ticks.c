@@ -4,21 +4,9 @@
 
 #include <criterion/criterion.h>
 
-#include "guard_util.h"
+#include "conn_fixture.h"
 
-static struct wsg_policy P;
-static struct rec R;
-static struct wsg_guard *G;
-static struct wsg_guard_conn *C;
-static struct wsg_guard_action A;
-
-static void setup(void)
-{
-    test_policy_default(&P);
-    rec_attach(&P, &R);
-}
-
-TestSuite(guard_ticks, .init = setup);
+TestSuite(guard_ticks, .init = conn_fixture_setup);
 
 static void tick(uint64_t now)
 {
