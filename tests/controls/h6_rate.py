@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """H6 rate limits: per-connection message and control-frame buckets (T12),
 per-address concurrent cap (429 + Retry-After), global cap (503)."""
+import re
 import time
 
-from ctl import (Checks, Server, upgrade, check_refused, close_event, finish,
+from ctl import (Checks, Server, upgrade, check_refused, close_event, echo_once, finish,
                  wsproto)
 
 c = Checks("controls H6 rate limits")
@@ -71,6 +72,59 @@ srv.stop()
 srv = Server([])
 echoed, end = burst(srv.port, 20)
 c.check("H6 msg-rate off, all 20 echoed", echoed == 20 and end is None, "%r %r" % (echoed, end))
+srv.stop()
+
+# -- --rate-action drop: over the rate a message is dropped and counted, the
+# connection stays open ---------------------------------------------------------------
+srv = Server(["--msg-rate", "5", "--msg-burst", "5", "--rate-action", "drop"])
+m = srv.mark()
+rep = upgrade(srv.port, [])
+echoed, end, later = 0, None, ("none",)
+if rep.client:
+    cl = rep.client
+    cl.send(b"".join(wsproto.frame(wsproto.OP_BINARY, b"d%d" % i) for i in range(20)))
+    deadline = time.monotonic() + 1.0     # the echoes come at once; then quiet
+    while True:
+        try:
+            ev = cl.next_event(deadline)
+        except wsproto.ProtocolViolation as e:
+            end = ("violation", str(e))
+            break
+        if ev[0] == "message":
+            echoed += 1
+        else:
+            end = None if ev[0] == "timeout" else ev
+            break
+    time.sleep(1.5)                       # the bucket refills
+    later = echo_once(cl, b"later") if end is None else end
+    cl.send(wsproto.frame(wsproto.OP_CLOSE, wsproto.close_payload(1000)))
+    close_event(cl, 3)
+rep.close()
+c.check("H6 drop, 20 at once: the burst (5, 7 at most) echoed, no close",
+        5 <= echoed <= 7 and end is None, "%r echoes, end %r" % (echoed, end))
+c.check("H6 drop, still open: a message 1.5 s later is echoed",
+        later[:3] == ("message", 2, b"later"), "%r" % (later,))
+e = srv.wait_event(lambda e: e.get("event") == "close" and e.get("peer") == rep.local, 3, m)
+dropped = None
+if e is not None:
+    mm = re.search(r"dropped (\d+)", e.get("detail") or "")
+    dropped = int(mm.group(1)) if mm else None
+c.check("H6 drop, audit close counts the drops (20 - echoed, 13 at least), clean 1000",
+        e is not None and dropped == 20 - echoed and dropped >= 13
+        and e.get("close_code") == 1000,
+        "dropped %r, event %r" % (dropped, e))
+c.check("H6 drop, messages_in 21 and messages_out = echoes + 1",
+        e is not None and e.get("messages_in") == 21 and e.get("messages_out") == echoed + 1,
+        "%r" % e)
+# Drops are counted, not audited one by one: no violation event.
+v = srv.find("violation", m)
+c.check("H6 drop, no violation event", not v, "%r" % v)
+srv.stop()
+srv = Server(["--msg-rate", "5", "--msg-burst", "5", "--rate-action", "close"])
+echoed, end = burst(srv.port, 20)
+c.check("H6 rate-action close, 20 at once -> 1008 after at most the burst",
+        end is not None and end[:2] == ("close", 1008) and echoed is not None and echoed <= 5,
+        "%r after %r echoes" % (end, echoed))
 srv.stop()
 
 # -- byte rate --------------------------------------------------------------------------
