@@ -293,6 +293,25 @@ static void flood_recv(struct flood *f)
     f->parsed = 0;
 }
 
+/* Connects the flooder to the server at `port` with small socket buffers
+ * (they keep the kernel's share small), upgrades, and sets it to flood
+ * without a limit. */
+static void flood_upgrade(struct flood *f, struct wsg_loop *loop,
+                          uint16_t port)
+{
+    int small = 64 * 1024;
+    char req[512];
+
+    raw_connect(&f->r, port);
+    (void)setsockopt(f->r.fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    (void)setsockopt(f->r.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    raw_send(&f->r, req, upgrade_request(req, sizeof req, port, NULL));
+    cr_assert(run_until(loop, 3000, raw_has_head, &f->r));
+    cr_assert_eq(raw_status(&f->r), 101);
+    f->parsed = raw_head_len(&f->r);
+    f->limit = UINT32_MAX;
+}
+
 struct echo_watch {
     size_t max_pending;
     int send_fail;
@@ -318,8 +337,6 @@ Test(io_flow, H12_echo_server_stops_reading_a_peer_that_does_not_read,
     struct wsg_server *srv;
     struct flood *f = calloc(1, sizeof *f);
     struct echo_watch e = {0, 0};
-    int small = 64 * 1024;
-    char req[512];
 
     side_init(&ss, loop);
     server_config(&scfg, &ss);
@@ -327,16 +344,7 @@ Test(io_flow, H12_echo_server_stops_reading_a_peer_that_does_not_read,
     ss.user = &e;
     ss.hook_message = echo_sample;
     srv = server_start(loop, &scfg, &ss);
-    raw_connect(&f->r, wsg_server_port(srv));
-    /* Small buffers on the flooder's side keep the kernel's share small. */
-    (void)setsockopt(f->r.fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
-    (void)setsockopt(f->r.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-    raw_send(&f->r, req, upgrade_request(req, sizeof req,
-                                         wsg_server_port(srv), NULL));
-    cr_assert(run_until(loop, 3000, raw_has_head, &f->r));
-    cr_assert_eq(raw_status(&f->r), 101);
-    f->parsed = raw_head_len(&f->r);
-    f->limit = UINT32_MAX;
+    flood_upgrade(f, loop, wsg_server_port(srv));
     f->op = f->reply_op = WSG_OP_BINARY;
     f->plen = FMSG;
 
@@ -396,23 +404,13 @@ Test(io_flow, T12_H12_ping_flood_from_a_peer_that_does_not_read,
     struct wsg_server_config scfg;
     struct wsg_server *srv;
     struct flood *f = calloc(1, sizeof *f);
-    int small = 64 * 1024;
-    char req[512];
     size_t max_pending = 0;
 
     side_init(&ss, loop);
     server_config(&scfg, &ss);
     scfg.conn.max_output = MAX_OUTPUT;
     srv = server_start(loop, &scfg, &ss);
-    raw_connect(&f->r, wsg_server_port(srv));
-    (void)setsockopt(f->r.fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
-    (void)setsockopt(f->r.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-    raw_send(&f->r, req, upgrade_request(req, sizeof req,
-                                         wsg_server_port(srv), NULL));
-    cr_assert(run_until(loop, 3000, raw_has_head, &f->r));
-    cr_assert_eq(raw_status(&f->r), 101);
-    f->parsed = raw_head_len(&f->r);
-    f->limit = UINT32_MAX;
+    flood_upgrade(f, loop, wsg_server_port(srv));
     f->op = WSG_OP_PING;
     f->reply_op = WSG_OP_PONG;
     f->plen = 125;

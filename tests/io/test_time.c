@@ -199,25 +199,35 @@ static void flood(struct side *sd, struct wsg_session *s)
                  WSG_OK);
 }
 
+/* A rig whose session floods 8 MiB on open (write-stall-timeout 300 ms)
+ * at a raw peer with a 4 KiB receive buffer; returns the 8 MiB once the
+ * session is open (caller frees it after rig_fini). */
+static char *flooded_rig(struct rig *g)
+{
+    int small = 4096;
+    char *big = calloc(1, 8u << 20);
+    char req[512];
+
+    cr_assert_not_null(big);
+    rig_init(g);
+    quiet(&g->cfg);
+    g->cfg.write_stall_timeout_ms = 300;
+    g->cfg.conn.max_output = 16u << 20;
+    g->sd.user = big;
+    g->sd.hook_open = flood;
+    rig_listen(g);
+    raw_connect(&g->r, g->port);
+    (void)setsockopt(g->r.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    raw_send(&g->r, req, upgrade_request(req, sizeof req, g->port, NULL));
+    cr_assert(run_until(g->loop, 3000, int_pos, &g->sd.opens));
+    return big;
+}
+
 Test(io_time, H12_peer_that_never_reads_is_aborted, .timeout = 20)
 {
     struct rig g;
-    int small = 4096;
-    char *big = calloc(1, 8u << 20);
+    char *big = flooded_rig(&g);
 
-    cr_assert_not_null(big);
-    rig_init(&g);
-    quiet(&g.cfg);
-    g.cfg.write_stall_timeout_ms = 300;
-    g.cfg.conn.max_output = 16u << 20;
-    g.sd.user = big;
-    g.sd.hook_open = flood;
-    rig_listen(&g);
-    raw_connect(&g.r, g.port);
-    (void)setsockopt(g.r.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-    char req[512];
-    raw_send(&g.r, req, upgrade_request(req, sizeof req, g.port, NULL));
-    cr_assert(run_until(g.loop, 3000, int_pos, &g.sd.opens));
     uint64_t t0 = g.sd.t_open;
     /* Never read. */
     cr_assert(run_until(g.loop, 3000, int_pos, &g.sd.closes),
@@ -238,22 +248,8 @@ Test(io_time, H12_peer_that_never_reads_is_aborted, .timeout = 20)
 Test(io_time, slow_reader_that_progresses_is_kept, .timeout = 20)
 {
     struct rig g;
-    int small = 4096;
-    char *big = calloc(1, 8u << 20);
+    char *big = flooded_rig(&g);
 
-    cr_assert_not_null(big);
-    rig_init(&g);
-    quiet(&g.cfg);
-    g.cfg.write_stall_timeout_ms = 300;
-    g.cfg.conn.max_output = 16u << 20;
-    g.sd.user = big;
-    g.sd.hook_open = flood;
-    rig_listen(&g);
-    raw_connect(&g.r, g.port);
-    (void)setsockopt(g.r.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-    char req[512];
-    raw_send(&g.r, req, upgrade_request(req, sizeof req, g.port, NULL));
-    cr_assert(run_until(g.loop, 3000, int_pos, &g.sd.opens));
     for (int i = 0; i < 10; i++) {
         run_until(g.loop, 100, NULL, NULL);
         raw_pump(&g.r);

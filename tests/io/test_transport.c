@@ -214,65 +214,45 @@ Test(io_transport, buffered_partial_transport_round_trip, .timeout = 20)
 
 Test(io_transport, failing_wrap_reports_its_error, .timeout = 20)
 {
-    struct wsg_loop *loop = loop_new();
-    struct side ss, cs;
-    struct wsg_server_config scfg;
-    struct wsg_client_config ccfg;
-    struct wsg_server *srv;
-    struct wsg_session *cli = NULL;
+    struct pair p;
     struct tstats st;
 
     memset(&st, 0, sizeof st);
     st.fail_wrap = true;
-    side_init(&ss, loop);
-    side_init(&cs, loop);
-    server_config(&scfg, &ss);
-    scfg.transport.wrap = t_wrap;
-    scfg.transport.ud = &st;
-    srv = server_start(loop, &scfg, &ss);
-    client_config(&ccfg, &cs, wsg_server_port(srv));
-    cr_assert_eq(wsg_client_connect(loop, &ccfg, &cli), WSG_OK);
-    cr_assert(run_until(loop, 5000, int_pos, &cs.closes));
-    cr_expect_eq(cs.opens, 0);
-    cr_expect_eq(ss.upgrades, 0);
-    cr_assert(run_until(loop, 1000, int_pos, &ss.refuses));
-    cr_expect_eq(ss.ref_status, 0);
+    pair_init(&p);
+    p.scfg.transport.wrap = t_wrap;
+    p.scfg.transport.ud = &st;
+    pair_listen(&p);
+    pair_connect(&p);
+    cr_assert(run_until(p.loop, 5000, int_pos, &p.cli_sd.closes));
+    cr_expect_eq(p.cli_sd.opens, 0);
+    cr_expect_eq(p.srv_sd.upgrades, 0);
+    cr_assert(run_until(p.loop, 1000, int_pos, &p.srv_sd.refuses));
+    cr_expect_eq(p.srv_sd.ref_status, 0);
     /* A transport (TLS) wrap failure reaches on_refuse / the audit log with
      * the wrap's own error, not as "out of memory". */
-    cr_expect_eq(ss.ref_err, WSG_ERR_TLS, "on_refuse err %s for a failed "
-                 "transport wrap (reason: %s)", wsg_err_name(ss.ref_err),
-                 ss.ref_reason);
-    cr_expect_eq(wsg_server_session_count(srv), 0);
-    loop_finish(loop, srv, NULL);
-    side_fini(&ss);
-    side_fini(&cs);
+    cr_expect_eq(p.srv_sd.ref_err, WSG_ERR_TLS, "on_refuse err %s for a "
+                 "failed transport wrap (reason: %s)",
+                 wsg_err_name(p.srv_sd.ref_err), p.srv_sd.ref_reason);
+    cr_expect_eq(wsg_server_session_count(p.srv), 0);
+    pair_fini(&p);
 }
 
 Test(io_transport, failing_client_wrap_reports_its_error, .timeout = 20)
 {
-    struct wsg_loop *loop = loop_new();
-    struct side ss, cs;
-    struct wsg_server_config scfg;
-    struct wsg_client_config ccfg;
-    struct wsg_server *srv;
-    struct wsg_session *cli = NULL;
+    struct pair p;
     struct tstats st;
 
     memset(&st, 0, sizeof st);
     st.fail_client_wrap = true;
-    side_init(&ss, loop);
-    side_init(&cs, loop);
-    server_config(&scfg, &ss);
-    srv = server_start(loop, &scfg, &ss);
-    client_config(&ccfg, &cs, wsg_server_port(srv));
-    ccfg.transport.wrap = t_wrap;
-    ccfg.transport.ud = &st;
-    cr_assert_eq(wsg_client_connect(loop, &ccfg, &cli), WSG_OK);
-    cr_assert(run_until(loop, 5000, int_pos, &cs.closes));
-    cr_expect_eq(cs.opens, 0);
-    cr_expect_eq(cs.ci.err, WSG_ERR_TLS, "client on_close err %s (%s)",
-                 wsg_err_name(cs.ci.err), cs.ci_detail);
-    loop_finish(loop, srv, NULL);
-    side_fini(&ss);
-    side_fini(&cs);
+    pair_init(&p);
+    pair_listen(&p);
+    p.ccfg.transport.wrap = t_wrap;
+    p.ccfg.transport.ud = &st;
+    pair_connect(&p);
+    cr_assert(run_until(p.loop, 5000, int_pos, &p.cli_sd.closes));
+    cr_expect_eq(p.cli_sd.opens, 0);
+    cr_expect_eq(p.cli_sd.ci.err, WSG_ERR_TLS, "client on_close err %s (%s)",
+                 wsg_err_name(p.cli_sd.ci.err), p.cli_sd.ci_detail);
+    pair_fini(&p);
 }
