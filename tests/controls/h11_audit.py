@@ -1,11 +1,13 @@
 #!/usr/bin/python3
 """H11 audit: one JSON line per open/close/refuse/violation with the right
-control id and fields; nothing on stdout without --audit."""
+control id and fields; nothing on stdout without --audit. The client
+address: X-Forwarded-For or a configured header only from trusted proxies,
+and the per-address limits count that address."""
 import json
 import time
 
 from ctl import (Checks, Server, upgrade, echo_once, close_event, ws_handshake,
-                 finish, wsproto)
+                 check_refused, finish, wsproto)
 
 c = Checks("controls H11 audit")
 ARGS = ["--allow-origin", "https://app.example", "--max-message", "100"]
@@ -72,4 +74,105 @@ scenario(srv)
 st, _ = ws_handshake(srv.url, origin="https://app.example")
 srv.stop()
 c.check("H11 off, stdout empty", not [ln for ln in srv.out if ln.strip()], "%r" % srv.out[:3])
+
+
+# -- client address through trusted proxies ---------------------------------------------
+def client_of(srv, hdrs):
+    """The audit's client field of the open and close events of one
+    connection made with `hdrs` (None if missing), and the status."""
+    m = srv.mark()
+    rep = upgrade(srv.port, hdrs)
+    if rep.client:
+        echo_once(rep.client, b"c")
+        rep.client.send(wsproto.frame(wsproto.OP_CLOSE, wsproto.close_payload(1000)))
+        close_event(rep.client, 3)
+    rep.close()
+    op = srv.wait_event(lambda e: e.get("event") == "open" and e.get("peer") == rep.local,
+                        3 if rep.status == 101 else 0.5, m)
+    cl = srv.wait_event(lambda e: e.get("event") == "close" and e.get("peer") == rep.local,
+                        3 if rep.status == 101 else 0.5, m)
+    return rep.status, (op or {}).get("client"), (cl or {}).get("client")
+
+
+srv = Server(["--trusted-proxy", "127.0.0.1/32", "--trusted-proxy", "10.0.0.0/8"])
+for label, hdrs, want in [
+        ("X-Forwarded-For from a trusted peer", ["X-Forwarded-For: 203.0.113.7"],
+         "203.0.113.7"),
+        ("right-most untrusted hop", ["X-Forwarded-For: 198.51.100.1, 203.0.113.7"],
+         "203.0.113.7"),
+        ("trusted hops skipped", ["X-Forwarded-For: 203.0.113.7, 10.1.2.3"],
+         "203.0.113.7"),
+        ("two headers are one list", ["X-Forwarded-For: 198.51.100.1",
+                                      "X-Forwarded-For: 203.0.113.9, 10.9.9.9"],
+         "203.0.113.9"),
+        ("IPv6 client", ["X-Forwarded-For: 2001:db8::7"], "2001:db8::7")]:
+    st, a, b = client_of(srv, hdrs)
+    c.check("H11 client, %s -> %s in open and close" % (label, want),
+            st == 101 and a == want and b == want, "status %r, open %r, close %r" % (st, a, b))
+st, a, b = client_of(srv, ["X-Forwarded-For: 203.0.113.7, not-an-address"])
+c.check("H11 client, malformed right-most element: stays the socket peer",
+        st == 101 and a == "127.0.0.1", "status %r, open %r" % (st, a))
+st, a, b = client_of(srv, ["X-Client-IP: 198.51.100.9"])
+c.check("H11 client, X-Client-IP without --client-ip-header ignored",
+        st == 101 and a == "127.0.0.1", "status %r, open %r" % (st, a))
+srv.stop()
+
+srv = Server(["--trusted-proxy", "127.0.0.1/32", "--client-ip-header", "X-Client-IP"])
+st, a, b = client_of(srv, ["X-Client-IP: 198.51.100.9", "X-Forwarded-For: 203.0.113.7"])
+c.check("H11 client, --client-ip-header X-Client-IP wins over X-Forwarded-For",
+        st == 101 and a == "198.51.100.9" and b == "198.51.100.9",
+        "status %r, open %r, close %r" % (st, a, b))
+srv.stop()
+
+# A refusal carries the forwarded client too (and the socket peer).
+srv = Server(["--trusted-proxy", "127.0.0.1/32", "--allow-origin", "https://app.example"])
+m = srv.mark()
+rep = upgrade(srv.port, ["X-Forwarded-For: 203.0.113.7", "Origin: https://evil.example"])
+check_refused(c, srv, "H11 client, refused through a proxy", rep, 403, "H2", since=m)
+e = srv.wait_event(lambda e: e.get("event") == "refuse" and e.get("peer") == rep.local,
+                   3 if rep.status == 403 else 0.5, m)
+c.check("H11 client, refuse event: client 203.0.113.7, peer the socket",
+        e is not None and e.get("client") == "203.0.113.7"
+        and (e.get("peer") or "").startswith("127.0.0.1:"), "%r" % e)
+srv.stop()
+
+# Not trusted: forwarded headers are the client's own claim and ignored.
+for label, args in [("no --trusted-proxy", []),
+                    ("peer outside --trusted-proxy", ["--trusted-proxy", "10.0.0.0/8",
+                                                      "--client-ip-header", "X-Client-IP"])]:
+    srv = Server(args)
+    st, a, b = client_of(srv, ["X-Forwarded-For: 203.0.113.7", "X-Client-IP: 198.51.100.9"])
+    c.check("H11 client, %s: forwarded headers ignored (client 127.0.0.1)" % label,
+            st == 101 and a == "127.0.0.1" and b == "127.0.0.1",
+            "status %r, open %r, close %r" % (st, a, b))
+    srv.stop()
+
+# -- per-address limits count the forwarded address ----------------------------------------
+srv = Server(["--trusted-proxy", "127.0.0.1/32", "--max-conns-per-ip", "1"])
+a = upgrade(srv.port, ["X-Forwarded-For: 203.0.113.7"])
+b = upgrade(srv.port, ["X-Forwarded-For: 203.0.113.8"])
+c.check("H11 per-ip via proxy, two forwarded addresses from one socket peer -> 101, 101",
+        a.status == 101 and b.status == 101, "%r %r" % (a.status, b.status))
+m = srv.mark()
+d = upgrade(srv.port, ["X-Forwarded-For: 203.0.113.7"])
+check_refused(c, srv, "H11 per-ip via proxy, same forwarded address again", d, 429, "H6",
+              reason_has="too many connections", since=m)
+e = srv.wait_event(lambda e: e.get("event") == "refuse" and e.get("peer") == d.local,
+                   3 if d.status == 429 else 0.5, m)
+c.check("H11 per-ip via proxy, the 429 is audited for client 203.0.113.7",
+        e is not None and e.get("client") == "203.0.113.7", "%r" % e)
+for r in (a, b, d):
+    r.close()
+srv.stop()
+# Without trust a spoofed X-Forwarded-For buys no second slot.
+srv = Server(["--max-conns-per-ip", "1"])
+a = upgrade(srv.port, ["X-Forwarded-For: 203.0.113.7"])
+m = srv.mark()
+b = upgrade(srv.port, ["X-Forwarded-For: 203.0.113.8"])
+c.check("H11 per-ip untrusted, first -> 101", a.status == 101, "%r" % a.status)
+check_refused(c, srv, "H11 per-ip untrusted, spoofed new X-Forwarded-For", b, 429, "H6",
+              since=m)
+for r in (a, b):
+    r.close()
+srv.stop()
 finish(c)
