@@ -103,145 +103,145 @@ static size_t server_frame(uint8_t *out, enum wsg_opcode op, const void *p,
     return h + len;
 }
 
-Test(io_client, T8_frames_in_the_101_segment_are_delivered, .timeout = 20)
-{
-    struct wsg_loop *loop = loop_new();
+/* The client under test against a raw server: loop, server, recorder. */
+struct crig {
+    struct wsg_loop *loop;
     struct rsrv rs;
     struct side cs;
     struct wsg_client_config cfg;
-    struct wsg_session *s = NULL;
+    struct wsg_session *s;
+};
+
+/* Listens and prepares the client's config (tweak before crig_connect). */
+static void crig_init(struct crig *c)
+{
+    c->loop = loop_new();
+    c->s = NULL;
+    rsrv_listen(&c->rs);
+    side_init(&c->cs, c->loop);
+    client_config(&c->cfg, &c->cs, c->rs.port);
+}
+
+static void crig_connect(struct crig *c)
+{
+    cr_assert_eq(wsg_client_connect(c->loop, &c->cfg, &c->s), WSG_OK);
+}
+
+static void crig_fini(struct crig *c)
+{
+    rsrv_close(&c->rs);
+    loop_finish(c->loop, NULL, NULL);
+    side_fini(&c->cs);
+}
+
+/* Runs the loop until the raw server has a whole frame from the client. */
+static bool client_frame_arrives(struct crig *c, struct pframe *f)
+{
+    bool got = false;
+    for (int i = 0; i < 600 && !got; i++) {
+        wsg_loop_run_once(c->loop, 5);
+        raw_pump(&c->rs.c);
+        got = parse_frame(c->rs.c.in, c->rs.c.len, f);
+    }
+    return got;
+}
+
+Test(io_client, T8_frames_in_the_101_segment_are_delivered, .timeout = 20)
+{
+    struct crig c;
     uint8_t out[1024];
     size_t n;
     uint8_t cl[2 + 3] = {0x03, 0xe8, 's', 'r', 'v'};
 
-    rsrv_listen(&rs);
-    side_init(&cs, loop);
-    client_config(&cfg, &cs, rs.port);
-    cr_assert_eq(wsg_client_connect(loop, &cfg, &s), WSG_OK);
-    read_request(loop, &rs);
+    crig_init(&c);
+    crig_connect(&c);
+    read_request(c.loop, &c.rs);
     /* 101, a text frame and a Close, in one write. */
-    n = response_101((char *)out, sizeof out, rs.key, false);
+    n = response_101((char *)out, sizeof out, c.rs.key, false);
     n += server_frame(out + n, WSG_OP_TEXT, "early", 5);
     n += server_frame(out + n, WSG_OP_CLOSE, cl, sizeof cl);
-    raw_send(&rs.c, out, n);
+    raw_send(&c.rs.c, out, n);
 
     /* The client answers the Close with a masked Close 1000. */
     struct pframe f;
-    bool got = false;
-    for (int i = 0; i < 600 && !got; i++) {
-        wsg_loop_run_once(loop, 5);
-        raw_pump(&rs.c);
-        got = parse_frame(rs.c.in, rs.c.len, &f);
-    }
-    cr_assert(got, "no Close echo from the client");
+    cr_assert(client_frame_arrives(&c, &f), "no Close echo from the client");
     cr_expect_eq(f.op, WSG_OP_CLOSE);
     cr_expect(f.masked, "client frame not masked");
-    cr_expect_eq(cs.msgs, 1);
-    cr_expect_eq(cs.msg_op, WSG_OP_TEXT);
-    cr_expect_eq(cs.msg_len, 5);
-    cr_expect_arr_eq(cs.msg, "early", 5);
+    cr_expect_eq(c.cs.msgs, 1);
+    cr_expect_eq(c.cs.msg_op, WSG_OP_TEXT);
+    cr_expect_eq(c.cs.msg_len, 5);
+    cr_expect_arr_eq(c.cs.msg, "early", 5);
     /* Server closes TCP first (7.1.1). */
-    raw_close(&rs.c);
-    cr_assert(run_until(loop, 3000, int_pos, &cs.closes));
-    cr_expect_eq(cs.ci.err, WSG_OK, "%s", cs.ci.detail);
-    cr_expect_eq(cs.ci.code, 1000);
-    cr_expect_str_eq(cs.ci_reason, "srv");
-    cr_expect_eq(cs.ci.code_sent, 1000);
-    cr_expect_eq(cs.opens, 1);
-    rsrv_close(&rs);
-    loop_finish(loop, NULL, NULL);
-    side_fini(&cs);
+    raw_close(&c.rs.c);
+    cr_assert(run_until(c.loop, 3000, int_pos, &c.cs.closes));
+    cr_expect_eq(c.cs.ci.err, WSG_OK, "%s", c.cs.ci.detail);
+    cr_expect_eq(c.cs.ci.code, 1000);
+    cr_expect_str_eq(c.cs.ci_reason, "srv");
+    cr_expect_eq(c.cs.ci.code_sent, 1000);
+    cr_expect_eq(c.cs.opens, 1);
+    crig_fini(&c);
 }
 
 Test(io_client, T10_masked_server_frame_fails_the_client, .timeout = 20)
 {
-    struct wsg_loop *loop = loop_new();
-    struct rsrv rs;
-    struct side cs;
-    struct wsg_client_config cfg;
-    struct wsg_session *s = NULL;
+    struct crig c;
     uint8_t out[1024];
     static const uint8_t key[4] = {1, 2, 3, 4};
     size_t n;
 
-    rsrv_listen(&rs);
-    side_init(&cs, loop);
-    client_config(&cfg, &cs, rs.port);
-    cr_assert_eq(wsg_client_connect(loop, &cfg, &s), WSG_OK);
-    read_request(loop, &rs);
-    n = response_101((char *)out, sizeof out, rs.key, false);
+    crig_init(&c);
+    crig_connect(&c);
+    read_request(c.loop, &c.rs);
+    n = response_101((char *)out, sizeof out, c.rs.key, false);
     n += client_frame(out + n, WSG_OP_TEXT, true, "masked", 6, key);
-    raw_send(&rs.c, out, n);
+    raw_send(&c.rs.c, out, n);
     struct pframe f;
-    bool got = false;
-    for (int i = 0; i < 600 && !got; i++) {
-        wsg_loop_run_once(loop, 5);
-        raw_pump(&rs.c);
-        got = parse_frame(rs.c.in, rs.c.len, &f);
-    }
-    cr_assert(got, "no Close from the client");
+    cr_assert(client_frame_arrives(&c, &f), "no Close from the client");
     cr_expect_eq(f.op, WSG_OP_CLOSE);
-    raw_close(&rs.c);
-    cr_assert(run_until(loop, 3000, int_pos, &cs.closes));
-    cr_expect_eq(cs.msgs, 0, "masked payload delivered");
-    cr_expect(cs.ci.err == WSG_ERR_MASKING || cs.ci.err == WSG_ERR_PROTOCOL,
-              "err %s", wsg_err_name(cs.ci.err));
-    cr_expect_eq(cs.ci.code_sent, 1002);
-    rsrv_close(&rs);
-    loop_finish(loop, NULL, NULL);
-    side_fini(&cs);
+    raw_close(&c.rs.c);
+    cr_assert(run_until(c.loop, 3000, int_pos, &c.cs.closes));
+    cr_expect_eq(c.cs.msgs, 0, "masked payload delivered");
+    cr_expect(c.cs.ci.err == WSG_ERR_MASKING ||
+                  c.cs.ci.err == WSG_ERR_PROTOCOL,
+              "err %s", wsg_err_name(c.cs.ci.err));
+    cr_expect_eq(c.cs.ci.code_sent, 1002);
+    crig_fini(&c);
 }
 
 Test(io_client, wrong_accept_value_fails_handshake, .timeout = 20)
 {
-    struct wsg_loop *loop = loop_new();
-    struct rsrv rs;
-    struct side cs;
-    struct wsg_client_config cfg;
-    struct wsg_session *s = NULL;
+    struct crig c;
     char out[512];
 
-    rsrv_listen(&rs);
-    side_init(&cs, loop);
-    client_config(&cfg, &cs, rs.port);
-    cr_assert_eq(wsg_client_connect(loop, &cfg, &s), WSG_OK);
-    read_request(loop, &rs);
-    raw_send(&rs.c, out, response_101(out, sizeof out, rs.key, true));
-    cr_assert(run_until(loop, 3000, int_pos, &cs.closes));
-    cr_expect_eq(cs.opens, 0);
-    cr_expect_not(cs.ci.opened);
-    cr_expect_eq(cs.ci.err, WSG_ERR_HANDSHAKE);
-    cr_expect_eq(cs.ci.http_status, 101);
-    rsrv_close(&rs);
-    loop_finish(loop, NULL, NULL);
-    side_fini(&cs);
+    crig_init(&c);
+    crig_connect(&c);
+    read_request(c.loop, &c.rs);
+    raw_send(&c.rs.c, out, response_101(out, sizeof out, c.rs.key, true));
+    cr_assert(run_until(c.loop, 3000, int_pos, &c.cs.closes));
+    cr_expect_eq(c.cs.opens, 0);
+    cr_expect_not(c.cs.ci.opened);
+    cr_expect_eq(c.cs.ci.err, WSG_ERR_HANDSHAKE);
+    cr_expect_eq(c.cs.ci.http_status, 101);
+    crig_fini(&c);
 }
 
 Test(io_client, H7_handshake_deadline_when_server_never_answers,
      .timeout = 20)
 {
-    struct wsg_loop *loop = loop_new();
-    struct rsrv rs;
-    struct side cs;
-    struct wsg_client_config cfg;
-    struct wsg_session *s = NULL;
+    struct crig c;
     uint64_t t0;
 
-    rsrv_listen(&rs); /* the backlog completes the connect; never answers */
-    side_init(&cs, loop);
-    client_config(&cfg, &cs, rs.port);
-    cfg.timeout_ms = 300;
+    crig_init(&c); /* the backlog completes the connect; never answers */
+    c.cfg.timeout_ms = 300;
     t0 = wsg_clock_ms();
-    cr_assert_eq(wsg_client_connect(loop, &cfg, &s), WSG_OK);
-    cr_assert(run_until(loop, 3000, int_pos, &cs.closes));
-    uint64_t el = cs.t_close - t0;
+    crig_connect(&c);
+    cr_assert(run_until(c.loop, 3000, int_pos, &c.cs.closes));
+    uint64_t el = c.cs.t_close - t0;
     cr_expect_geq(el, 280, "early: %lu ms", (unsigned long)el);
     cr_expect_lt(el, 1500, "late: %lu ms", (unsigned long)el);
-    cr_expect_eq(cs.ci.err, WSG_ERR_TIMEOUT, "err %s",
-                 wsg_err_name(cs.ci.err));
-    cr_expect_not(cs.ci.opened);
-    cr_expect_eq(cs.ci.http_status, 0);
-    rsrv_close(&rs);
-    loop_finish(loop, NULL, NULL);
-    side_fini(&cs);
+    cr_expect_eq(c.cs.ci.err, WSG_ERR_TIMEOUT, "err %s",
+                 wsg_err_name(c.cs.ci.err));
+    cr_expect_not(c.cs.ci.opened);
+    cr_expect_eq(c.cs.ci.http_status, 0);
+    crig_fini(&c);
 }

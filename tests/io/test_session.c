@@ -350,17 +350,26 @@ static int pick_proto(struct side *sd, struct wsg_session *s,
     return WSG_UPGRADE_ACCEPT;
 }
 
+/* A pair whose server picks `want` with pick_proto; the client offers
+ * protos2 when `offer`. Connected. */
+static void proto_pair(struct pair *p, const char *want, bool offer)
+{
+    pair_init(p);
+    p->srv_sd.hook_upgrade = pick_proto;
+    p->srv_sd.user = (void *)(uintptr_t)want;
+    pair_listen(p);
+    if (offer) {
+        p->ccfg.hs.protocols = protos2;
+        p->ccfg.hs.protocol_count = 2;
+    }
+    pair_connect(p);
+}
+
 Test(io_session, subprotocol_selected_from_offer, .timeout = 20)
 {
     struct pair p;
 
-    pair_init(&p);
-    p.srv_sd.hook_upgrade = pick_proto;
-    p.srv_sd.user = (void *)"chat.v1";
-    pair_listen(&p);
-    p.ccfg.hs.protocols = protos2;
-    p.ccfg.hs.protocol_count = 2;
-    pair_connect(&p);
+    proto_pair(&p, "chat.v1", true);
     cr_assert(run_until(p.loop, 5000, int_pos, &p.cli_sd.opens));
     cr_assert(run_until(p.loop, 5000, int_pos, &p.srv_sd.opens));
     cr_expect_str_eq(p.cli_sd.proto_at_open, "chat.v1");
@@ -373,11 +382,7 @@ Test(io_session, subprotocol_none_when_not_offered, .timeout = 20)
 {
     struct pair p;
 
-    pair_init(&p);
-    p.srv_sd.hook_upgrade = pick_proto;
-    p.srv_sd.user = (void *)"chat.v1";
-    pair_listen(&p);
-    pair_connect(&p);
+    proto_pair(&p, "chat.v1", false);
     cr_assert(run_until(p.loop, 5000, int_pos, &p.cli_sd.opens));
     cr_assert(run_until(p.loop, 5000, int_pos, &p.srv_sd.opens));
     cr_expect_str_eq(p.cli_sd.proto_at_open, "");
@@ -389,13 +394,7 @@ Test(io_session, subprotocol_not_offered_is_refused_500, .timeout = 20)
 {
     struct pair p;
 
-    pair_init(&p);
-    p.srv_sd.hook_upgrade = pick_proto;
-    p.srv_sd.user = (void *)"force-unoffered";
-    pair_listen(&p);
-    p.ccfg.hs.protocols = protos2;
-    p.ccfg.hs.protocol_count = 2;
-    pair_connect(&p);
+    proto_pair(&p, "force-unoffered", true);
     cr_assert(run_until(p.loop, 5000, pair_both_closed, &p));
     cr_expect_eq(p.cli_sd.opens, 0);
     cr_expect_eq(p.srv_sd.opens, 0);
