@@ -151,6 +151,11 @@ void fuzz_alloc_init(struct fuzz_alloc *fa, unsigned long fail_at)
     fa->fail_at = fail_at;
 }
 
+bool fuzz_alloc_err(const struct fuzz_alloc *fa, int rc)
+{
+    return rc == WSG_ERR_NOMEM && fa->failed;
+}
+
 /* ---- reference UTF-8 ---- */
 
 bool fuzz_utf8_byte(struct fuzz_utf8 *u, uint8_t b)

@@ -64,6 +64,9 @@ struct fuzz_alloc {
     unsigned long count, fail_at, failed;
 };
 void fuzz_alloc_init(struct fuzz_alloc *fa, unsigned long fail_at);
+/* True if rc is the WSG_ERR_NOMEM of an injected failure (the only NOMEM
+ * a harness accepts). */
+bool fuzz_alloc_err(const struct fuzz_alloc *fa, int rc);
 
 /* Reference UTF-8 validator (RFC 3629 table 3-7 of Unicode), one byte at a
  * time, failing at the first byte that cannot continue a valid sequence:

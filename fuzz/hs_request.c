@@ -11,6 +11,7 @@
  *       accepting, bits6-7 which refusal
  *   b2  0xE0-0xFF: fail allocation number b2-0xDF */
 #include "conn_drive.h"
+#include "hs_feed.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,11 +28,6 @@ static const struct {
     {24, 16384, 100}, {8192, 40, 100}, {8192, 16384, 5}, {64, 64, 64},
     {200, 300, 10}, {8192, 16384, 1}, {5, 5, 5},
 };
-
-static bool alloc_err(const struct fuzz_alloc *fa, int rc)
-{
-    return rc == WSG_ERR_NOMEM && fa->failed;
-}
 
 static bool span_eq(struct wsg_span a, struct wsg_span b)
 {
@@ -133,7 +129,7 @@ static void accept_or_refuse(struct wsg_hs_server *hs, struct fuzz_alloc *fa,
         static const struct wsg_header extra = {"Retry-After", 11, "1", 1};
         rc = wsg_hs_server_refuse(hs, status, (b1 & 8) ? "nope" : NULL,
                                   &extra, (b1 & 4) ? 1 : 0, &out, &outlen);
-        if (alloc_err(fa, rc))
+        if (fuzz_alloc_err(fa, rc))
             return;
         FUZZ_CHECK(rc == WSG_OK, "refuse(%d): %s", status, wsg_err_name(rc));
         check_response(out, outlen, status);
@@ -177,7 +173,7 @@ static void accept_or_refuse(struct wsg_hs_server *hs, struct fuzz_alloc *fa,
         expect_ok = false;
     }
     rc = wsg_hs_server_accept(hs, &ao, &out, &outlen);
-    if (alloc_err(fa, rc))
+    if (fuzz_alloc_err(fa, rc))
         return;
     if (!expect_ok) {
         FUZZ_CHECK(rc == WSG_ERR_INVALID_ARG, "accept with a bad option: %s",
@@ -220,32 +216,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     struct fuzz_alloc fa;
     fuzz_alloc_init(&fa, b2 >= 0xE0 ? (unsigned long)(b2 - 0xDF) : 0);
-    struct fuzz_rng rng = {(uint64_t)b0 << 8 | b1};
-    size_t max_chunk = fuzz_chunk_max(b0 & 15);
+    struct fuzz_hs_feed f = {in, {(uint64_t)b0 << 8 | b1},
+                             fuzz_chunk_max(b0 & 15), 0, 0};
 
     struct wsg_hs_server *hs = NULL;
     int rc = wsg_hs_server_new(&lim, &fa.a, &hs);
-    if (alloc_err(&fa, rc))
+    if (fuzz_alloc_err(&fa, rc))
         goto out;
     FUZZ_CHECK(rc == WSG_OK && hs, "hs_server_new: %s", wsg_err_name(rc));
     FUZZ_CHECK(wsg_hs_server_request(hs) == NULL, "request before feed");
 
-    size_t off = 0, rest = 0;
     rc = 0;
-    while (off < in.n && rc == 0) {
-        size_t n = fuzz_chunk_next(&rng, max_chunk, in.n - off);
-        uint8_t *buf = fuzz_dup(in.p + off, n);
-        size_t consumed = (size_t)-1;
-        rc = wsg_hs_server_feed(hs, buf, n, &consumed);
-        free(buf);
-        if (rc == 0) {
-            FUZZ_CHECK(consumed == n || consumed == (size_t)-1,
-                       "need-more consumed %zu of %zu", consumed, n);
-            off += n;
-        } else if (rc == 1) {
-            FUZZ_CHECK(consumed <= n, "head ends at %zu of %zu", consumed, n);
-            rest = off + consumed;
-        } else if (rc == WSG_ERR_HTTP) {
+    while (f.off < in.n && rc == 0) {
+        rc = fuzz_hs_feed_next(&f, fuzz_hs_server_feed, hs);
+        if (rc == 0 || rc == 1)
+            continue;
+        if (rc == WSG_ERR_HTTP) {
             int st = wsg_hs_server_status(hs);
             FUZZ_CHECK(st == 400 || st == 405 || st == 414 || st == 426 ||
                            st == 431,
@@ -262,7 +248,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             const uint8_t *out;
             size_t outlen;
             int r2 = wsg_hs_server_refuse(hs, st, why, NULL, 0, &out, &outlen);
-            if (!alloc_err(&fa, r2)) {
+            if (!fuzz_alloc_err(&fa, r2)) {
                 FUZZ_CHECK(r2 == WSG_OK, "refuse: %s", wsg_err_name(r2));
                 check_response(out, outlen, st);
                 if (st == 426)
@@ -271,8 +257,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                "426 without Sec-WebSocket-Version");
             }
         } else {
-            FUZZ_CHECK(alloc_err(&fa, rc), "hs_server_feed returned %d (%s)",
-                       rc, wsg_err_name(rc));
+            FUZZ_CHECK(fuzz_alloc_err(&fa, rc),
+                       "hs_server_feed returned %d (%s)", rc,
+                       wsg_err_name(rc));
         }
     }
     if (rc == 0) {
@@ -291,9 +278,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct fuzz_conn_opts o;
         memset(&o, 0, sizeof o);
         wsg_conn_config_init_default(&o.cfg);
-        o.max_chunk = max_chunk;
+        o.max_chunk = f.max_chunk;
         o.seed = b1;
-        fuzz_conn_run(&o, in.p + rest, in.n - rest);
+        fuzz_conn_run(&o, in.p + f.rest, in.n - f.rest);
     }
     wsg_hs_server_free(hs);
 out:

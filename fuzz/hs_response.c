@@ -10,6 +10,7 @@
  *       a, b, c), bit2 offer permessage-deflate, bit3 send Origin
  *   b2  0xE0-0xFF: fail allocation number b2-0xDF */
 #include "conn_drive.h"
+#include "hs_feed.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -19,11 +20,6 @@
 static const char *const kP1[] = {"chat", "superchat"};
 static const char *const kP2[] = {"streamlit"};
 static const char *const kP3[] = {"a", "b", "c"};
-
-static bool alloc_err(const struct fuzz_alloc *fa, int rc)
-{
-    return rc == WSG_ERR_NOMEM && fa->failed;
-}
 
 /* Our own request must pass our own server parser. */
 static void roundtrip(const uint8_t *req, size_t len)
@@ -77,12 +73,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     struct fuzz_alloc fa;
     fuzz_alloc_init(&fa, b2 >= 0xE0 ? (unsigned long)(b2 - 0xDF) : 0);
-    struct fuzz_rng rng = {(uint64_t)b0 << 8 | b1};
-    size_t max_chunk = fuzz_chunk_max(b0 & 15);
+    struct fuzz_hs_feed f = {in, {(uint64_t)b0 << 8 | b1},
+                             fuzz_chunk_max(b0 & 15), 0, 0};
 
     struct wsg_hs_client *hs = NULL;
     int rc = wsg_hs_client_new(&o, &fa.a, &hs);
-    if (alloc_err(&fa, rc))
+    if (fuzz_alloc_err(&fa, rc))
         goto out;
     FUZZ_CHECK(rc == WSG_OK && hs, "hs_client_new: %s", wsg_err_name(rc));
     const uint8_t *req;
@@ -95,22 +91,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!fa.fail_at)
         roundtrip(req, reqlen);
 
-    size_t off = 0, rest = 0;
     rc = 0;
-    while (off < in.n && rc == 0) {
-        size_t n = fuzz_chunk_next(&rng, max_chunk, in.n - off);
-        uint8_t *buf = fuzz_dup(in.p + off, n);
-        size_t consumed = (size_t)-1;
-        rc = wsg_hs_client_feed(hs, buf, n, &consumed);
-        free(buf);
-        if (rc == 0) {
-            FUZZ_CHECK(consumed == n || consumed == (size_t)-1,
-                       "need-more consumed %zu of %zu", consumed, n);
-            off += n;
-        } else if (rc == 1) {
-            FUZZ_CHECK(consumed <= n, "head ends at %zu of %zu", consumed, n);
-            rest = off + consumed;
-        } else if (rc == WSG_ERR_HANDSHAKE || rc == WSG_ERR_HTTP) {
+    while (f.off < in.n && rc == 0) {
+        rc = fuzz_hs_feed_next(&f, fuzz_hs_client_feed, hs);
+        if (rc == 0 || rc == 1)
+            continue;
+        if (rc == WSG_ERR_HANDSHAKE || rc == WSG_ERR_HTTP) {
             const char *why = wsg_hs_client_reason(hs);
             FUZZ_CHECK(why != NULL, "no reason");
             fuzz_touch(why, strlen(why));
@@ -119,8 +105,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_CHECK(wsg_hs_client_feed(hs, &one, 1, &c2) == rc,
                        "failure does not stick");
         } else {
-            FUZZ_CHECK(alloc_err(&fa, rc), "hs_client_feed returned %d (%s)",
-                       rc, wsg_err_name(rc));
+            FUZZ_CHECK(fuzz_alloc_err(&fa, rc),
+                       "hs_client_feed returned %d (%s)", rc,
+                       wsg_err_name(rc));
         }
     }
     if (rc == 1) {
@@ -151,9 +138,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memset(&co, 0, sizeof co);
         wsg_conn_config_init_default(&co.cfg);
         co.cfg.role = WSG_ROLE_CLIENT;
-        co.max_chunk = max_chunk;
+        co.max_chunk = f.max_chunk;
         co.seed = b1;
-        fuzz_conn_run(&co, in.p + rest, in.n - rest);
+        fuzz_conn_run(&co, in.p + f.rest, in.n - f.rest);
     } else if (rc == WSG_ERR_HANDSHAKE && wsg_hs_client_status(hs) != 0) {
         size_t hc = 0;
         const struct wsg_header *h = wsg_hs_client_headers(hs, &hc);
