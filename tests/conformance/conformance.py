@@ -25,15 +25,17 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "common"))
 
 import cases as C  # noqa: E402
 from cases import (B, CLOSE, Case, Close, End, Fn, Msg, PING, Pong, S, Sleep,  # noqa: E402
                    T, fragments)
+from server_proc import ServerProcess  # noqa: E402
 import utf8vec  # noqa: E402
 from wsproto import (OP_BINARY, OP_CLOSE, OP_CONT, OP_TEXT,  # noqa: E402
                      HandshakeError, ProtocolViolation, RawClient, describe,
@@ -45,45 +47,15 @@ HEADERS = []  # extra upgrade request headers (--header), e.g. Origin, auth
 
 
 # ------------------------------------------------------------- server control
-class EchoServer:
-    """wsg-echo on 127.0.0.1, port 0; stderr drained in a thread."""
+class EchoServer(ServerProcess):
+    """wsg-echo on 127.0.0.1, port 0 (tests/common/server_proc.py)."""
 
     def __init__(self, exe, args, name):
         self.name = name
-        self.lines = []
-        self.proc = subprocess.Popen(
-            [exe, "--host", "127.0.0.1", "--port", "0"] + args,
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, text=True, errors="replace")
-        self.port = None
-        ready = threading.Event()
-
-        def drain():
-            for line in self.proc.stderr:
-                self.lines.append(line.rstrip("\n"))
-                m = re.search(r"listening on ws://127\.0\.0\.1:(\d+)", line)
-                if m and self.port is None:
-                    self.port = int(m.group(1))
-                    ready.set()
-            ready.set()
-        self.thread = threading.Thread(target=drain, daemon=True)
-        self.thread.start()
-        ready.wait(10 * SCALE)
+        super().__init__([exe], args, wait=10 * SCALE)
         if self.port is None:
-            self.stop()
             raise RuntimeError("%s did not report its port; stderr:\n%s"
                                % (name, "\n".join(self.lines[-20:])))
-        self.url = "ws://127.0.0.1:%d/" % self.port
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        return self.proc.returncode
 
 
 SERVERS = []

@@ -9,16 +9,15 @@ Environment:
 """
 import atexit
 import os
-import re
 import shlex
 import signal
 import socket
-import subprocess
 import sys
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "common"))
+from server_proc import ServerProcess  # noqa: E402
 BUILD = os.environ.get("WSGUARD_BUILD_DIR") or os.path.join(HERE, "..", "..", "build")
 CHILDREN = []
 
@@ -56,48 +55,18 @@ def need_exe(cmd, what):
         sys.exit(1)
 
 
-class Echo:
-    """wsg-echo on 127.0.0.1 with --port 0; the port is parsed from stderr."""
+class Echo(ServerProcess):
+    """wsg-echo on 127.0.0.1 with --port 0 (tests/common/server_proc.py);
+    exits the test with FAIL when it reports no port."""
 
     def __init__(self, args=()):
         cmd = echo_cmd()
         need_exe(cmd, "wsg-echo")
-        self.lines = []
-        self.proc = subprocess.Popen(cmd + ["--host", "127.0.0.1", "--port", "0"] + list(args),
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True, errors="replace")
-        CHILDREN.append(self.proc)
-        self.port = None
-        ready = threading.Event()
-
-        def drain():
-            for line in self.proc.stderr:
-                self.lines.append(line.rstrip("\n"))
-                m = re.search(r"listening on ws://127\.0\.0\.1:(\d+)", line)
-                if m and self.port is None:
-                    self.port = int(m.group(1))
-                    ready.set()
-            ready.set()
-        threading.Thread(target=drain, daemon=True).start()
-        ready.wait(10)
+        super().__init__(cmd, args, children=CHILDREN)
         if self.port is None:
-            self.stop()
             print("FAIL: wsg-echo did not report its port:\n" + "\n".join(self.lines[-20:]))
             print("0 passed, 1 failed")
             sys.exit(1)
-        self.url = "ws://127.0.0.1:%d/" % self.port
-
-    def stop(self):
-        """SIGTERM; returns the exit status (None if it had to be killed)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                return self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-                return None
-        return self.proc.returncode
 
 
 def free_port():
