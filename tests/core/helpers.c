@@ -339,6 +339,26 @@ const struct rec *run_last(const struct run *r)
     return &r->ev[r->n - 1];
 }
 
+size_t frame_len_at(const struct bb *out, size_t pos, uint64_t *len)
+{
+    const uint8_t *p = out->p + pos;
+
+    *len = p[1] & 0x7Fu;
+    if (*len == 126) {
+        cr_assert_leq(pos + 4, out->len, "truncated length");
+        *len = ((uint64_t)p[2] << 8) | p[3];
+        return 4;
+    }
+    if (*len == 127) {
+        cr_assert_leq(pos + 10, out->len, "truncated length");
+        *len = 0;
+        for (int i = 0; i < 8; i++)
+            *len = (*len << 8) | p[2 + i];
+        return 10;
+    }
+    return 2;
+}
+
 uint16_t out_close_code(const struct bb *out, bool masked)
 {
     /* Walk the frames; remember the last one. */
@@ -346,17 +366,8 @@ uint16_t out_close_code(const struct bb *out, bool masked)
     uint16_t code = 0;
     while (pos + 2 <= out->len) {
         uint8_t b0 = out->p[pos], b1 = out->p[pos + 1];
-        size_t h = 2;
-        uint64_t len = b1 & 0x7Fu;
-        if (len == 126) {
-            len = ((uint64_t)out->p[pos + 2] << 8) | out->p[pos + 3];
-            h = 4;
-        } else if (len == 127) {
-            len = 0;
-            for (int i = 0; i < 8; i++)
-                len = (len << 8) | out->p[pos + 2 + i];
-            h = 10;
-        }
+        uint64_t len;
+        size_t h = frame_len_at(out, pos, &len);
         cr_assert_eq(!!(b1 & 0x80u), masked, "mask bit of an output frame");
         uint8_t key[4] = {0};
         if (masked) {

@@ -102,4 +102,9 @@ const struct rec *expect_fail(const struct run *r, uint16_t code, int err,
  * a Close. */
 uint16_t out_close_code(const struct bb *out, bool masked);
 
+/* The length field of the frame at out->p[pos] (RFC 6455 5.2): the payload
+ * length in *len; returns the header size before any mask key (2, 4 or
+ * 10). Asserts the field is whole. */
+size_t frame_len_at(const struct bb *out, size_t pos, uint64_t *len);
+
 #endif

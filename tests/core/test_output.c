@@ -44,17 +44,8 @@ static size_t parse_frames(const struct bb *out, uint8_t *b0s, size_t *lens,
     while (pos < out->len && n < max) {
         uint8_t b1 = out->p[pos + 1];
         cr_assert_eq(b1 & 0x80, 0, "server output is never masked");
-        size_t h = 2;
-        uint64_t len = b1 & 0x7F;
-        if (len == 126) {
-            len = ((size_t)out->p[pos + 2] << 8) | out->p[pos + 3];
-            h = 4;
-        } else if (len == 127) {
-            len = 0;
-            for (int i = 0; i < 8; i++)
-                len = (len << 8) | out->p[pos + 2 + i];
-            h = 10;
-        }
+        uint64_t len;
+        size_t h = frame_len_at(out, pos, &len);
         b0s[n] = out->p[pos];
         lens[n] = (size_t)len;
         n++;
