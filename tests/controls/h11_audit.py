@@ -105,7 +105,10 @@ for label, hdrs, want in [
         ("two headers are one list", ["X-Forwarded-For: 198.51.100.1",
                                       "X-Forwarded-For: 203.0.113.9, 10.9.9.9"],
          "203.0.113.9"),
-        ("IPv6 client", ["X-Forwarded-For: 2001:db8::7"], "2001:db8::7")]:
+        ("IPv6 client", ["X-Forwarded-For: 2001:db8::7"], "2001:db8::7"),
+        # Azure Application Gateway appends the client's port.
+        ("address:port", ["X-Forwarded-For: 203.0.113.7:5555"], "203.0.113.7"),
+        ("[IPv6]:port", ["X-Forwarded-For: [2001:db8::7]:443"], "2001:db8::7")]:
     st, a, b = client_of(srv, hdrs)
     c.check("H11 client, %s -> %s in open and close" % (label, want),
             st == 101 and a == want and b == want, "status %r, open %r, close %r" % (st, a, b))
@@ -122,6 +125,10 @@ st, a, b = client_of(srv, ["X-Client-IP: 198.51.100.9", "X-Forwarded-For: 203.0.
 c.check("H11 client, --client-ip-header X-Client-IP wins over X-Forwarded-For",
         st == 101 and a == "198.51.100.9" and b == "198.51.100.9",
         "status %r, open %r, close %r" % (st, a, b))
+st, a, b = client_of(srv, ["X-Client-IP: 198.51.100.9", "X-Client-IP: 198.51.100.10",
+                           "X-Forwarded-For: 203.0.113.7"])
+c.check("H11 client, X-Client-IP twice is ambiguous: X-Forwarded-For used",
+        st == 101 and a == "203.0.113.7", "status %r, open %r" % (st, a))
 srv.stop()
 
 # A refusal carries the forwarded client too (and the socket peer).
