@@ -258,6 +258,9 @@ struct wsg_audit_event {
     const char *event;         /* "open", "close", "refuse", "violation" */
     int control;               /* WSG_H*; 0: none */
     const char *client;        /* client address (through trusted proxies) */
+    const char *subject;       /* who authenticated (signed token's subject
+                                  or the trusted identity header); NULL:
+                                  none or a static token */
     const char *peer;          /* socket peer "ip:port" */
     const char *path;
     int status;                /* HTTP status; 0: none */
@@ -266,6 +269,7 @@ struct wsg_audit_event {
     const char *subprotocol;   /* the first entry only */
     uint64_t duration_ms;
     uint64_t bytes_in, bytes_out, messages_in, messages_out;
+    uint64_t messages_dropped; /* by rate-action drop (H6) */
     const char *detail;        /* free text, short */
 };
 

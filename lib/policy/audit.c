@@ -197,6 +197,7 @@ size_t wsg_audit_json(const struct wsg_audit_event *ev, char *out,
     if (ev->control != 0)
         field_str(&o, "control", wsg_control_id(ev->control));
     field_str(&o, "client", ev->client);
+    field_str(&o, "subject", ev->subject);
     field_str(&o, "peer", ev->peer);
     field_str(&o, "path", ev->path);
     if (ev->status != 0) {
@@ -214,6 +215,7 @@ size_t wsg_audit_json(const struct wsg_audit_event *ev, char *out,
     field_u64(&o, "bytes_out", ev->bytes_out);
     field_u64(&o, "messages_in", ev->messages_in);
     field_u64(&o, "messages_out", ev->messages_out);
+    field_u64(&o, "messages_dropped", ev->messages_dropped);
     field_str(&o, "detail", ev->detail);
     put(&o, "}\n", 2);
     if (o.cap > 0)

@@ -554,6 +554,7 @@ static int accept_conn(struct wsg_guard *g, const struct wsg_guard_peer *peer,
     gc->client = client;
     gc->slot = slot;
     memcpy(gc->client_text, v->client, sizeof(gc->client_text));
+    memcpy(gc->subject, v->subject, sizeof(gc->subject));
     wsg__copy_span(gc->peer, sizeof(gc->peer), peer->text,
               peer->text != NULL ? strlen(peer->text) : 0);
     memcpy(gc->path, cx->path, sizeof(gc->path));
@@ -582,6 +583,7 @@ static int accept_conn(struct wsg_guard *g, const struct wsg_guard_peer *peer,
         ev.time_ms = peer_unix_ms(peer);
         ev.event = "open";
         ev.client = gc->client_text;
+        ev.subject = gc->subject[0] != '\0' ? gc->subject : NULL;
         ev.peer = peer->text;
         ev.path = gc->path;
         ev.subprotocol = gc->subprotocol;

@@ -59,6 +59,7 @@ void wsg__guard_violation(struct wsg_guard_conn *gc, uint64_t now_ms,
         ev.event = "violation";
         ev.control = control;
         ev.client = gc->client_text;
+        ev.subject = gc->subject[0] != '\0' ? gc->subject : NULL;
         ev.peer = gc->peer[0] != '\0' ? gc->peer : NULL;
         ev.path = gc->path;
         ev.close_code = code;
@@ -96,7 +97,7 @@ static bool post_auth(struct wsg_guard_conn *gc, const struct wsg_event *ev,
     }
     if (gc->auth_overflow ||
         !wsg__guard_token_ok(p, (const char *)gc->auth_buf, gc->auth_len,
-                             unix_s, NULL)) {
+                             unix_s, gc->subject)) {
         memset(gc->auth_buf, 0, sizeof(gc->auth_buf));
         wsg__guard_violation(gc, now_ms, WSG_H3, 1008,
                              "authentication required", act);
@@ -314,6 +315,7 @@ void wsg_guard_conn_free(struct wsg_guard_conn *gc, uint64_t now_ms,
         ev.event = "close";
         ev.control = gc->closed ? gc->close_control : 0;
         ev.client = gc->client_text;
+        ev.subject = gc->subject[0] != '\0' ? gc->subject : NULL;
         ev.peer = gc->peer[0] != '\0' ? gc->peer : NULL;
         ev.path = gc->path;
         ev.close_code = code_sent != 0 ? code_sent : code_received;
@@ -326,6 +328,7 @@ void wsg_guard_conn_free(struct wsg_guard_conn *gc, uint64_t now_ms,
             ev.messages_in = st->messages_in;
             ev.messages_out = st->messages_out;
         }
+        ev.messages_dropped = gc->dropped;
         ev.detail = detail;
         p->audit(p->audit_ud, &ev);
     }

@@ -18,6 +18,7 @@ struct wsg_guard_conn {
     struct wsg_addr client;
     bool slot;                     /* holds a per-address table slot */
     char client_text[WSG_ADDR_STRLEN];
+    char subject[129];             /* authenticated subject, or "" */
     char peer[64];
     char path[256];
     const char *subprotocol;       /* selected; points into the policy */

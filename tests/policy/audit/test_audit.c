@@ -25,6 +25,7 @@ static struct wsg_audit_event full_event(void)
     ev.event = "refuse";
     ev.control = WSG_H2;
     ev.client = "203.0.113.9";
+    ev.subject = "alice@example.com";
     ev.peer = "10.0.0.2:51234";
     ev.path = "/chat?room=1";
     ev.status = 403;
@@ -36,6 +37,7 @@ static struct wsg_audit_event full_event(void)
     ev.bytes_out = 6789;
     ev.messages_in = 3;
     ev.messages_out = 4;
+    ev.messages_dropped = 5;
     ev.detail = "tab\there\nnew line";
     return ev;
 }
@@ -43,12 +45,13 @@ static struct wsg_audit_event full_event(void)
 static const char full_golden[] =
     "{\"ts\":\"2026-11-29T09:00:00.123Z\",\"event\":\"refuse\","
     "\"control\":\"H2\",\"client\":\"203.0.113.9\","
+    "\"subject\":\"alice@example.com\","
     "\"peer\":\"10.0.0.2:51234\",\"path\":\"/chat?room=1\",\"status\":403,"
     "\"close_code\":1008,"
     "\"reason\":\"origin \\\"https://evil.example\\\" not allowed\","
     "\"subprotocol\":\"chat.v1\",\"duration_ms\":12,\"bytes_in\":345,"
     "\"bytes_out\":6789,\"messages_in\":3,\"messages_out\":4,"
-    "\"detail\":\"tab\\there\\nnew line\"}\n";
+    "\"messages_dropped\":5,\"detail\":\"tab\\there\\nnew line\"}\n";
 
 TestSuite(policy_audit_json, .description = "H11 audit events as JSON lines");
 

@@ -154,6 +154,7 @@ Test(guard_messages, h6_msg_rate_drop_counts)
     wsg_guard_conn_free(C, 2000, NULL, 1000, 1000);
     C = NULL;
     cr_assert(rec_has(&R, "dropped 2"), "%s", R.json);
+    cr_assert(rec_has(&R, "\"messages_dropped\":2,"), "%s", R.json);
     wsg_guard_free(G);
 }
 
@@ -298,6 +299,9 @@ Test(guard_messages, h3_post_connect_auth_hmac_fragments)
     /* the wall clock follows now_ms: 200 s in, the token has expired */
     P.auth_first_message_ms = 300000;
     open_at(0);
+    /* the previous connection's close event names who authenticated */
+    cr_assert(rec_has(&R, "\"event\":\"close\",\"client\":\"203.0.113.5\","
+                          "\"subject\":\"eve\""), "%s", R.json);
     cr_assert_eq(msg(WSG_OP_TEXT, tok, 99000), WSG_GUARD_DROP);
     open_at(0);
     cr_assert_eq(msg(WSG_OP_TEXT, tok, 200000), WSG_GUARD_CLOSE);

@@ -524,6 +524,13 @@ Test(guard_upgrade, h3_hmac_token)
     snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s\r\n", tok);
     cr_assert_eq(upgrade_once(&P, "/", hdr, &pe, &V), 0);
     cr_assert_str_eq(V.subject, "alice");
+    /* H11: the open and close events say who (the subject, never the
+     * token). */
+    cr_assert(rec_has(&R, "\"event\":\"open\",\"client\":\"203.0.113.5\","
+                          "\"subject\":\"alice\""), "%s", R.json);
+    cr_assert(rec_has(&R, "\"event\":\"close\",\"client\":\"203.0.113.5\","
+                          "\"subject\":\"alice\""), "%s", R.json);
+    cr_assert_not(rec_has(&R, tok));
     snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s\r\n", old);
     cr_assert_eq(upgrade_once(&P, "/", hdr, &pe, &V), 401);
     assert_401();
@@ -557,6 +564,7 @@ Test(guard_upgrade, h3_identity_header_t15)
     cr_assert_eq(upgrade_once(&P, "/", "X-Auth-User: carol@example.com\r\n",
                               &proxy, &V), 0);
     cr_assert_str_eq(V.subject, "carol@example.com");
+    cr_assert(rec_has(&R, "\"subject\":\"carol@example.com\""), "%s", R.json);
     cr_assert_eq(upgrade_once(&P, "/", "X-Auth-User: carol@example.com\r\n",
                               &other, &V), 401);
     assert_401();
