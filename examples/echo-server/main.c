@@ -376,6 +376,12 @@ static void core_violation(struct echo *e, struct sess *ss,
         e->fail_control = WSG_H12;
         e->fail_reason = "output budget exceeded";
         break;
+    case WSG_CLOSE_INTERNAL_ERROR:    /* io: no pong in time */
+        if (ci->err != WSG_ERR_TIMEOUT)
+            return;
+        e->fail_control = WSG_H7;
+        e->fail_reason = "keepalive ping timeout";
+        break;
     default:
         return;
     }

@@ -113,6 +113,8 @@ c.check("H6 drop, audit close counts the drops (20 - echoed, 13 at least), clean
         e is not None and dropped == 20 - echoed and dropped >= 13
         and e.get("close_code") == 1000,
         "dropped %r, event %r" % (dropped, e))
+c.check("H6 drop, the close event's messages_dropped field agrees",
+        e is not None and e.get("messages_dropped") == dropped, "%r" % e)
 c.check("H6 drop, messages_in 21 and messages_out = echoes + 1",
         e is not None and e.get("messages_in") == 21 and e.get("messages_out") == echoed + 1,
         "%r" % e)

@@ -115,11 +115,11 @@ c.check("H7 ping on, audit close 1011 for this connection",
         e is not None and e.get("close_code") == 1011
         and "sent 1011" in (e.get("detail") or ""), "%r" % e)
 v = srv.find("violation", m, peer=rep.local)
-if e is not None and e.get("close_code") == 1011 and not v:
-    # The io layer closes on the pong deadline by itself; wsg-echo's
-    # core_violation() maps 1009/1002/1007/1008 only, and the guard never
-    # hears of it: no "violation" event and no control id on the close.
-    print("NOTE: pong timeout has no H7 violation event; close event: %r" % e)
+c.check("H7 ping on, audit violation H7 1011 'keepalive ping timeout'",
+        len(v) == 1 and v[0].get("control") == "H7" and v[0].get("close_code") == 1011
+        and v[0].get("reason") == "keepalive ping timeout", "%r" % v)
+c.check("H7 ping on, the close event carries H7 too",
+        e is not None and e.get("control") == "H7", "%r" % e)
 # A raw peer that answers every Ping stays open past several pong deadlines.
 rep = upgrade(srv.port, [])
 pings, end = 0, None
