@@ -1,0 +1,55 @@
+/* wsg-relay: the hardened relay in front of Streamlit (issue 4). Shared
+ * declarations of the program's modules:
+ *   main.c       start-up, the loop, signals, drain
+ *   cli.c        flags and WSG_* environment -> struct relay_config
+ *   front.c      the browser side: accept, read request heads (llhttp),
+ *                route: own endpoints, WebSocket upgrades, proxying
+ *   headers.c    request/response header rules and path checks (pure)
+ *   proxy.c      plain HTTP forwarding, bodies streamed both ways
+ *   pool.c       keep-alive upstream connections (TCP or Unix)
+ *   ws.c         WebSocket upgrades: the guard, the upstream WebSocket,
+ *                messages relayed between the two legs
+ *   endpoints.c  /_wsguard/health and /_wsguard/metrics
+ * One struct relay per worker (one event loop). */
+#ifndef WSG_RELAY_H
+#define WSG_RELAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <wsguard/wsguard.h>
+
+struct relay_config {
+    const char *listen_host;       /* default "0.0.0.0" */
+    const char *listen_port;       /* $WEBSITES_PORT, else $PORT, else 8080 */
+    const char *upstream_host;     /* from --upstream http://HOST:PORT */
+    const char *upstream_port;     /*   default 127.0.0.1, 8501 */
+    const char *upstream_unix;     /* --upstream unix:/path; NULL: TCP */
+    const char *base_path;         /* "" or "/prefix" (no trailing '/') */
+    const char *ws_path;           /* default base_path + "/_stcore/stream" */
+    const char *own_prefix;        /* default "/_wsguard/" */
+    uint64_t max_upload;           /* request body bytes; default 200 MiB */
+    uint64_t max_message_down;     /* Streamlit -> browser; default 200 MB */
+    bool client_binary_only;       /* refuse text from the browser (1003) */
+    const char *identity_header;   /* trusted header -> X-Streamlit-User */
+    const char *csp;               /* Content-Security-Policy for pages */
+    uint32_t upstream_timeout_ms;  /* response head deadline (504) */
+    uint32_t drain_timeout_ms;     /* SIGTERM: wait this long */
+    uint32_t pool_idle;            /* idle upstream connections kept */
+    unsigned workers;              /* default 1 */
+    bool audit;                    /* audit JSON lines on stdout */
+    bool verbose;                  /* diagnostics on stderr */
+    struct wsg_policy *policy;     /* every WSG_* policy setting */
+};
+
+struct relay;
+
+/* ws.c: takes over a WebSocket upgrade request: `fd` and every byte read
+ * from it so far from the start of this request's head (the head itself,
+ * maybe frames after it). Returns 0 when taken (the fd belongs to lib/io
+ * from now on, even if the upgrade is then refused), -1 when not (the fd
+ * is still the caller's, which answers 503). */
+int relay_ws_adopt(struct relay *r, int fd, const uint8_t *data, size_t len);
+
+#endif
