@@ -7,7 +7,8 @@
  *   headers.c    request/response header rules and path checks (pure)
  *   proxy.c      plain HTTP forwarding, bodies streamed both ways
  *   pool.c       keep-alive upstream connections (TCP or Unix)
- *   ws.c         WebSocket upgrades: the guard, the upstream WebSocket,
+ *   ws.c         relay_ws_adopt: hands upgrades to bridge.c
+ *   bridge.c     WebSocket upgrades: the guard, the upstream WebSocket,
  *                messages relayed between the two legs
  *   endpoints.c  /_wsguard/health and /_wsguard/metrics
  * One struct relay per worker (one event loop). */

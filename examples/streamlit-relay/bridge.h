@@ -1,0 +1,50 @@
+/* wsg-relay's WebSocket side: a non-listening wsg_server that adopts the
+ * upgrade requests front.c hands over, the guard before anything else, an
+ * upstream WebSocket of the relay's own, then messages relayed piece by
+ * piece between the two validated legs (issue 4). */
+#ifndef WSG_RELAY_BRIDGE_H
+#define WSG_RELAY_BRIDGE_H
+
+#include <stdint.h>
+
+#include <wsguard/wsguard.h>
+
+#include "relay.h"
+
+/* Figures for /_wsguard/metrics (one worker's). "down" is the browser leg,
+ * "up" the Streamlit leg; "to_up" counts what went browser -> Streamlit. */
+struct relay_ws_stats {
+    uint64_t adopted;             /* upgrade requests taken over */
+    uint64_t opened;              /* bridges with both legs open */
+    uint64_t open_now;            /* bridges alive now (any phase) */
+    uint64_t upstream_failed;     /* upstream refused/unreachable: 502/504 */
+    uint64_t messages_to_up, messages_to_down;
+    uint64_t bytes_to_up, bytes_to_down;
+    uint64_t closes_by_code[5];   /* 1000, 1001, 1008-1009 (policy),
+                                     1011-1012 (upstream), other */
+};
+
+struct relay_ws;
+
+/* Audit sink for the bridge's own events (the guard emits the policy's
+ * through the policy's callback). */
+typedef void relay_audit_fn(void *ud, const struct wsg_audit_event *ev);
+
+/* `cfg`, `guard` must outlive it. */
+int relay_ws_new(struct wsg_loop *loop, const struct relay_config *cfg,
+                 struct wsg_guard *guard, relay_audit_fn *audit,
+                 void *audit_ud, struct relay_ws **out);
+void relay_ws_free(struct relay_ws *w);
+
+/* relay_ws_adopt's work (see relay.h). */
+int relay_ws_take(struct relay_ws *w, int fd, const uint8_t *data,
+                  size_t len);
+
+/* SIGTERM: 1001 to every browser, upstream legs closed with 1001 too;
+ * on_done(ud) once every bridge is gone or after timeout_ms. */
+void relay_ws_shutdown(struct relay_ws *w, uint32_t timeout_ms,
+                       void (*on_done)(void *ud), void *ud);
+
+const struct relay_ws_stats *relay_ws_get_stats(const struct relay_ws *w);
+
+#endif
