@@ -9,10 +9,13 @@
  *                CLOCK_MONOTONIC millisecond deadlines), deferred work.
  *   wsg_rng      a CSPRNG (mbedTLS CTR-DRBG seeded from mbedtls_entropy),
  *                usable as the core's `struct wsg_random`.
- *   wsg_server   listens, accepts, runs the server handshake with a
- *                deadline, then one wsg_session per connection.
- *   wsg_client   resolves, connects (non-blocking, with a deadline), runs
- *                the client handshake, then one wsg_session.
+ *   wsg_server   listens and accepts (or adopts connections from a front
+ *                end that read the request head), runs the server
+ *                handshake with a deadline, then one wsg_session per
+ *                connection.
+ *   wsg_client   resolves, connects (TCP or a Unix socket; non-blocking,
+ *                with a deadline), runs the client handshake, then one
+ *                wsg_session.
  *   wsg_session  one WebSocket connection on a transport: reads with
  *                backpressure, batched writes (writev), close handshake
  *                deadline, callbacks for messages and the end.
@@ -382,24 +385,40 @@ WSG_API int wsg_session_refuse(struct wsg_session *s, int status,
 
 WSG_API void *wsg_session_data(const struct wsg_session *s);
 WSG_API void wsg_session_set_data(struct wsg_session *s, void *data);
-/* "ip:port" of the peer. Never NULL. */
+/* "ip:port" of the peer ("[v6]:port"; "unix" over a Unix socket). Never
+ * NULL. */
 WSG_API const char *wsg_session_peer(const struct wsg_session *s);
 /* The negotiated subprotocol, "" if none. Never NULL. */
 WSG_API const char *wsg_session_protocol(const struct wsg_session *s);
 WSG_API bool wsg_session_is_open(const struct wsg_session *s);
+/* A client session, from on_open until on_close returns: the headers of
+ * the server's 101 (e.g. Set-Cookie), in order, names as received, values
+ * not NUL-terminated; *count gets their number. They live in the
+ * session's handshake state, kept (bounded by hs.limits) for the session's
+ * life; nothing is copied per call. NULL and 0 for a server session,
+ * before open (also in on_close after a failed handshake: use
+ * info->http_status and info->detail) or for s NULL. `count` may be NULL. */
+WSG_API const struct wsg_header *
+wsg_session_response_headers(const struct wsg_session *s, size_t *count);
 
 /* ---- server ------------------------------------------------------------- */
 
 struct wsg_server;
 
 struct wsg_server_config {
-    const char *host;                 /* default "127.0.0.1" */
+    const char *host;                 /* default "127.0.0.1"; ignored
+                                         when port is NULL */
     const char *port;                 /* service or number; default "9001";
-                                         "0" picks a free port */
+                                         "0" picks a free port. NULL: no
+                                         listener (no socket, no port:
+                                         wsg_server_port() is 0); sessions
+                                         come only from wsg_server_adopt() */
     int backlog;                      /* default 511 */
-    uint32_t handshake_timeout_ms;    /* accept to 101 (slowloris, T5);
-                                         default 10000 */
-    uint32_t max_connections;         /* stop accepting at this many;
+    uint32_t handshake_timeout_ms;    /* accept (or adoption) to 101
+                                         (slowloris, T5); default 10000 */
+    uint32_t max_connections;         /* stop accepting at this many (an
+                                         adopted connection over it gets
+                                         503, see wsg_server_adopt);
                                          default 10000 */
     /* Time limits of an OPEN session (H7, H12); 0 turns each one off. */
     uint32_t ping_interval_ms;        /* send a Ping when nothing was
@@ -425,7 +444,7 @@ struct wsg_server_config {
                                          handshake, WSG_ERR_TIMEOUT. Also
                                          the socket's TCP_USER_TIMEOUT.
                                          Default 60000 */
-    /* Accepted sockets always get TCP keepalive: SO_KEEPALIVE,
+    /* Accepted and adopted TCP sockets get TCP keepalive: SO_KEEPALIVE,
      * TCP_KEEPIDLE 60 s, TCP_KEEPINTVL 10 s, TCP_KEEPCNT 5. The ping,
      * pong and idle clocks stand still while reading is paused (by
      * backpressure or wsg_session_pause()): nothing is read then by our
@@ -446,9 +465,11 @@ struct wsg_server_config {
 
 WSG_API void wsg_server_config_init_default(struct wsg_server_config *cfg);
 
-/* Binds and listens. `cfg` is copied (strings too). Returns WSG_OK,
- * WSG_ERR_INVALID_ARG, WSG_ERR_NOMEM or WSG_ERR_IO (resolve, bind or listen
- * failed: wsg_server_error() is not available then; see errno). */
+/* Binds and listens (unless cfg->port is NULL). `cfg` is copied (strings
+ * too). Returns WSG_OK, WSG_ERR_INVALID_ARG (port set and host NULL,
+ * max_connections or handshake_timeout_ms 0, a bad allocator),
+ * WSG_ERR_NOMEM or WSG_ERR_IO (resolve, bind or listen failed; see
+ * errno). */
 WSG_API int wsg_server_new(struct wsg_loop *loop,
                            const struct wsg_server_config *cfg,
                            struct wsg_server **out);
@@ -459,8 +480,37 @@ WSG_API int wsg_server_new(struct wsg_loop *loop,
  * wsg_server_shutdown(). */
 WSG_API void wsg_server_free(struct wsg_server *srv);
 
-/* The bound port (useful with port "0"). */
+/* The bound port (useful with port "0"); 0 without a listener. */
 WSG_API uint16_t wsg_server_port(const struct wsg_server *srv);
+
+/* Hands a connection whose request head a front end already read (in
+ * part or whole) to the server, listening or not: `fd` becomes a session
+ * in the handshake phase exactly as if accepted by the server's listener
+ * (same callbacks, limits, transport factory, TCP keepalive and nodelay
+ * for TCP; the handshake deadline starts now), and data[0..len) is
+ * processed before anything read from fd: the request head or a first
+ * part of it, possibly followed by WebSocket frames (these reach the frame
+ * parser after the 101, never before: T8). `data` is not kept: the head is
+ * fed at once to the request parser (which holds at most the head limits'
+ * worth; a head over them is answered 431 or 414), only the bytes after a
+ * complete head are copied. `fd` must be a connected stream socket (TCP
+ * or Unix; any blocking mode): it is made non-blocking and close-on-exec;
+ * the peer string comes from getpeername ("unix" for a Unix socket). No
+ * callback runs inside this call: on_upgrade (or the refusal) follows
+ * from the loop. At max_connections the connection is taken and answered
+ * 503 "too many connections" (on_http_refusal may amend it; on_refuse
+ * reports status 503 and WSG_ERR_POLICY; `data` is ignored): such
+ * refusals count in wsg_server_session_count() while they are written
+ * and linger (at most about 2 s), so the count may pass max_connections
+ * by them; check the count first to answer otherwise.
+ * Returns WSG_OK (fd is the server's; on_refuse or on_close will
+ * follow), or, with fd closed by the call (if >= 0) and no callback:
+ * WSG_ERR_INVALID_ARG (srv NULL, fd < 0, data NULL with len > 0, fd not
+ * a stream socket), WSG_ERR_CLOSED (after wsg_server_shutdown()),
+ * WSG_ERR_IO (fd not connected, or fcntl failed), WSG_ERR_NOMEM, or the
+ * transport factory's or epoll's error (WSG_ERR_TLS, WSG_ERR_IO). */
+WSG_API int wsg_server_adopt(struct wsg_server *srv, int fd,
+                             const uint8_t *data, size_t len);
 
 /* Clean shutdown: stops accepting, drops connections still in the
  * handshake, sends Close `code` ("server shutting down" if reason is NULL)
@@ -496,8 +546,16 @@ WSG_API int wsg_policy_load_files(struct wsg_policy *p, char *err,
 /* ---- client ------------------------------------------------------------- */
 
 struct wsg_client_config {
-    const char *host;                 /* to resolve and connect; required */
+    const char *host;                 /* to resolve and connect; required
+                                         unless unix_path is set (then
+                                         only the TLS server name) */
     const char *port;                 /* default "80" */
+    const char *unix_path;            /* set: connect to this Unix socket
+                                         (a path shorter than sun_path)
+                                         instead of host and port; the
+                                         Host header is hs.host, else
+                                         "localhost"; timeout_ms as for
+                                         TCP; the peer string is "unix" */
     uint32_t timeout_ms;              /* connect + handshake; default 10000 */
     size_t pause_output;              /* as for the server */
     uint32_t ping_interval_ms;        /* as for the server: default 25000 */
@@ -523,9 +581,10 @@ WSG_API void wsg_client_config_init_default(struct wsg_client_config *cfg);
 /* Starts connecting (getaddrinfo is synchronous; the connect is not): the
  * addresses are tried in order until one connects, within timeout_ms in
  * all. On WSG_OK, *out is the session and on_close will be called exactly
- * once (on_open first if the handshake succeeds). Returns WSG_OK,
- * WSG_ERR_INVALID_ARG, WSG_ERR_NOMEM, WSG_ERR_RANDOM, WSG_ERR_IO (name
- * resolution failed). */
+ * once (on_open first if the handshake succeeds; after a failed connect
+ * or handshake, info->http_status and info->detail say why). Returns
+ * WSG_OK, WSG_ERR_INVALID_ARG, WSG_ERR_NOMEM, WSG_ERR_RANDOM, WSG_ERR_IO
+ * (name resolution failed). */
 WSG_API int wsg_client_connect(struct wsg_loop *loop,
                                const struct wsg_client_config *cfg,
                                struct wsg_session **out);

@@ -1,5 +1,6 @@
-/* The client: resolve (getaddrinfo, synchronous), connect without blocking
- * to each address in turn under one deadline, send the upgrade request
+/* The client: resolve (getaddrinfo, synchronous) and connect without
+ * blocking to each address in turn under one deadline (or to one Unix
+ * socket), send the upgrade request
  * (RFC 6455 section 4.1), validate the response, then run the session in
  * the client role with keys from a CSPRNG. */
 #include <errno.h>
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "io/io_internal.h"
@@ -31,8 +33,10 @@ static void connected(struct wsg_session *s)
     size_t len = 0;
     int rc;
 
-    wsg__sock_nodelay(s->fd);
-    wsg__sock_keepalive(s->fd, s->write_stall_ms);
+    if (!s->unix_path) {
+        wsg__sock_nodelay(s->fd);
+        wsg__sock_keepalive(s->fd, s->write_stall_ms);
+    }
     rc = wsg__session_attach(s, s->fd, false);
     if (rc != WSG_OK) {
         wsg__session_end(s, rc, "cannot set up the transport");
@@ -46,39 +50,60 @@ static void connected(struct wsg_session *s)
     wsg__client_pump(s);
 }
 
+/* Starts a non-blocking connect. Returns 1 (connected), 0 (in progress)
+ * or -1 (failed; connect_errno set). */
+static int try_addr(struct wsg_session *s, int family, int socktype,
+                    int protocol, const struct sockaddr *sa, socklen_t len)
+{
+    int fd, rc;
+
+    fd = socket(family, socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+    if (fd < 0) {
+        s->connect_errno = errno;
+        return -1;
+    }
+    rc = connect(fd, sa, len);
+    /* A Unix socket's EAGAIN is a full backlog: a failure, not progress. */
+    if (rc != 0 && errno != EINPROGRESS) {
+        s->connect_errno = errno;
+        close(fd);
+        return -1;
+    }
+    wsg__addr_format(sa, len, s->peer, sizeof s->peer);
+    s->phase = WSG__PH_CONNECTING;
+    wsg__client_set_fd(s, fd);
+    return rc == 0 ? 1 : 0;
+}
+
 /* Tries the next address; ends the session when none is left. */
 static void try_next(struct wsg_session *s)
 {
-    while (s->ai_cur) {
-        struct addrinfo *ai = s->ai_cur;
-        int fd, rc;
+    int rc = -1;
 
+    if (s->unix_path && !s->unix_tried) {
+        struct sockaddr_un un;
+        memset(&un, 0, sizeof un);
+        un.sun_family = AF_UNIX;
+        memcpy(un.sun_path, s->unix_path, strlen(s->unix_path));
+        s->unix_tried = true;
+        rc = try_addr(s, AF_UNIX, SOCK_STREAM, 0,
+                      (const struct sockaddr *)&un, sizeof un);
+    }
+    while (rc < 0 && s->ai_cur) {
+        struct addrinfo *ai = s->ai_cur;
         s->ai_cur = ai->ai_next;
-        fd = socket(ai->ai_family,
-                    ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    ai->ai_protocol);
-        if (fd < 0) {
-            s->connect_errno = errno;
-            continue;
-        }
-        rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
-        if (rc != 0 && errno != EINPROGRESS) {
-            s->connect_errno = errno;
-            close(fd);
-            continue;
-        }
-        wsg__addr_format(ai->ai_addr, ai->ai_addrlen, s->peer,
-                         sizeof s->peer);
-        s->phase = WSG__PH_CONNECTING;
-        wsg__client_set_fd(s, fd);
-        if (s->phase == WSG__PH_DEAD)
-            return;
-        if (rc == 0)
+        rc = try_addr(s, ai->ai_family, ai->ai_socktype, ai->ai_protocol,
+                      ai->ai_addr, ai->ai_addrlen);
+    }
+    if (rc >= 0) {
+        if (s->phase != WSG__PH_DEAD && rc == 1)
             connected(s);
         return;
     }
-    snprintf(s->detail, sizeof s->detail, "cannot connect to %s: %s",
-             s->server_name ? s->server_name : "?",
+    snprintf(s->detail, sizeof s->detail, "cannot connect to %s%s: %s",
+             s->unix_path ? "unix:" : "",
+             s->unix_path ? s->unix_path
+                          : (s->server_name ? s->server_name : "?"),
              strerror(s->connect_errno ? s->connect_errno : ECONNREFUSED));
     wsg__session_end(s, WSG_ERR_IO, NULL);
 }
@@ -161,8 +186,18 @@ int wsg_client_connect(struct wsg_loop *loop,
     if (!out)
         return WSG_ERR_INVALID_ARG;
     *out = NULL;
-    if (!loop || !cfg || !cfg->host || !cfg->host[0] || !cfg->port ||
-        cfg->timeout_ms == 0 || strlen(cfg->host) > 255)
+    if (!loop || !cfg || cfg->timeout_ms == 0)
+        return WSG_ERR_INVALID_ARG;
+    if (cfg->unix_path) {
+        /* sun_path holds the path and its NUL; no abstract names. */
+        if (!cfg->unix_path[0] ||
+            strlen(cfg->unix_path) >= sizeof ((struct sockaddr_un *)0)->sun_path)
+            return WSG_ERR_INVALID_ARG;
+    } else if (!cfg->host || !cfg->host[0] || !cfg->port ||
+               strlen(cfg->host) > 255) {
+        return WSG_ERR_INVALID_ARG;
+    }
+    if (cfg->host && strlen(cfg->host) > 255)
         return WSG_ERR_INVALID_ARG;
     rc = wsg__session_new(loop, cfg->alloc, &cfg->cb, &s);
     if (rc != WSG_OK)
@@ -188,7 +223,9 @@ int wsg_client_connect(struct wsg_loop *loop,
         if (!hs.random.fill)
             hs.random = wsg_rng_random(s->rng);
     }
-    if (!hs.host) {
+    if (!hs.host && cfg->unix_path) {
+        hs.host = "localhost";
+    } else if (!hs.host) {
         bool v6 = strchr(cfg->host, ':') != NULL;
         bool dflt = strcmp(cfg->port, "80") == 0;
         snprintf(hostbuf, sizeof hostbuf, "%s%s%s%s%s", v6 ? "[" : "",
@@ -199,21 +236,31 @@ int wsg_client_connect(struct wsg_loop *loop,
     rc = wsg_hs_client_new(&hs, &s->alloc, &s->hs_cli);
     if (rc != WSG_OK)
         goto fail;
-    s->server_name = wsg__strdup(&s->alloc, cfg->host);
-    if (!s->server_name) {
-        rc = WSG_ERR_NOMEM;
-        goto fail;
+    if (cfg->host) { /* also the TLS server name over a Unix socket */
+        s->server_name = wsg__strdup(&s->alloc, cfg->host);
+        if (!s->server_name) {
+            rc = WSG_ERR_NOMEM;
+            goto fail;
+        }
     }
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_ADDRCONFIG;
-    if (getaddrinfo(cfg->host, cfg->port, &hints, &s->ai_list) != 0) {
-        s->ai_list = NULL;
-        rc = WSG_ERR_IO;
-        goto fail;
+    if (cfg->unix_path) {
+        s->unix_path = wsg__strdup(&s->alloc, cfg->unix_path);
+        if (!s->unix_path) {
+            rc = WSG_ERR_NOMEM;
+            goto fail;
+        }
+    } else {
+        memset(&hints, 0, sizeof hints);
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        hints.ai_flags = AI_ADDRCONFIG;
+        if (getaddrinfo(cfg->host, cfg->port, &hints, &s->ai_list) != 0) {
+            s->ai_list = NULL;
+            rc = WSG_ERR_IO;
+            goto fail;
+        }
+        s->ai_cur = s->ai_list;
     }
-    s->ai_cur = s->ai_list;
     s->hs_deadline = wsg_clock_ms() + cfg->timeout_ms;
     s->seen = true;
     s->phase = WSG__PH_CONNECTING;

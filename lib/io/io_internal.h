@@ -39,7 +39,8 @@ uint8_t *wsg__loop_rbuf(struct wsg_loop *loop, size_t *len);
 
 /* ---- sockets (sock.c) ---------------------------------------------------- */
 
-/* Formats "ip:port" ("[v6]:port") into buf (at least 64 bytes). */
+/* Formats "ip:port" ("[v6]:port", "unix" for AF_UNIX) into buf (at least
+ * 64 bytes). */
 void wsg__addr_format(const struct sockaddr *sa, socklen_t len, char *buf,
                       size_t cap);
 /* TCP_NODELAY, best effort. */
@@ -63,6 +64,15 @@ enum wsg__phase {
                                handshake), draining input */
     WSG__PH_OPEN,           /* WebSocket (OPEN or CLOSING in the core) */
     WSG__PH_DEAD            /* transport closed, teardown queued */
+};
+
+/* What wsg_server_adopt() found in the bytes it was given, acted on in the
+ * session's first pump (callbacks never run inside the adopt call). */
+enum wsg__adopt {
+    WSG__ADOPT_NONE = 0,    /* nothing (or a partial head): read the fd */
+    WSG__ADOPT_HEAD,        /* a complete upgrade request: decide */
+    WSG__ADOPT_BAD,         /* a refused head: answer its status */
+    WSG__ADOPT_FULL         /* over max_connections: answer 503 */
 };
 
 struct wsg_server;
@@ -92,6 +102,7 @@ struct wsg_session {
     const uint8_t *hs_out;                  /* 101, refusal or request */
     size_t hs_out_len, hs_out_off;
     uint64_t hs_deadline;                   /* UINT64_MAX when none */
+    enum wsg__adopt adopt;
     size_t linger_bytes;
     int linger_err;                         /* how LINGER ends */
 
@@ -125,6 +136,8 @@ struct wsg_session {
 
     /* client connect */
     struct addrinfo *ai_list, *ai_cur;
+    char *unix_path;                        /* instead of ai_list */
+    bool unix_tried;
     char *server_name;
     int connect_errno;
 
@@ -179,6 +192,8 @@ void wsg__client_hs_input(struct wsg_session *s, const uint8_t *buf,
                           size_t len);
 void wsg__server_hs_input(struct wsg_session *s, const uint8_t *buf,
                           size_t len);
+/* An adopted session's first pump: acts on s->adopt. */
+void wsg__server_adopted(struct wsg_session *s);
 /* Server bookkeeping when a session is torn down. */
 void wsg__server_session_gone(struct wsg_server *srv, struct wsg_session *s);
 /* Backpressure bookkeeping after queuing output. */

@@ -1,8 +1,11 @@
-/* The server: a listening socket, non-blocking accept, the upgrade request
- * read under a deadline (slowloris, shared/THREATS.md T5), the application's
- * decision (on_upgrade), then a session per connection; and a clean
- * shutdown that sends 1001 to every open session and waits, bounded. */
+/* The server: a listening socket (or none: port NULL), non-blocking accept
+ * or adoption of a connection read by a front end (wsg_server_adopt), the
+ * upgrade request read under a deadline (slowloris, shared/THREATS.md T5),
+ * the application's decision (on_upgrade), then a session per connection;
+ * and a clean shutdown that sends 1001 to every open session and waits,
+ * bounded. */
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -58,22 +61,37 @@ static void set_listening(struct wsg_server *srv, bool on)
         srv->listening = on;
 }
 
-static void new_session(struct wsg_server *srv, int fd,
-                        const struct sockaddr *sa, socklen_t salen)
+static void link_session(struct wsg_server *srv, struct wsg_session *s)
 {
-    struct wsg_session *s = NULL;
-    int rc;
-
-    if (wsg__session_new(srv->loop, &srv->alloc, &srv->cfg.cb, &s) != WSG_OK) {
-        close(fd);
-        return;
-    }
     s->srv = srv;
     s->next = srv->head;
     if (srv->head)
         srv->head->prev = s;
     srv->head = s;
     srv->count++;
+}
+
+/* A session on `fd` in the handshake phase, with the server's settings.
+ * Accepted (`report`): linked at once, and a setup failure reaches
+ * on_refuse with its real cause (e.g. WSG_ERR_TLS from the transport's
+ * wrap, WSG_ERR_IO from epoll), not a blanket NOMEM. Adopted: linked only
+ * on success; on failure nothing is reported, the error is returned and
+ * the fd closed. */
+static int make_session(struct wsg_server *srv, int fd, const char *peer,
+                        bool tcp, bool report, struct wsg_session **out)
+{
+    struct wsg_session *s = NULL;
+    int rc;
+
+    *out = NULL;
+    rc = wsg__session_new(srv->loop, &srv->alloc, &srv->cfg.cb, &s);
+    if (rc != WSG_OK) {
+        close(fd);
+        return rc;
+    }
+    if (report)
+        link_session(srv, s);
+    snprintf(s->peer, sizeof s->peer, "%s", peer);
     s->conn_cfg = srv->cfg.conn;
     s->pause_output = srv->cfg.pause_output;
     s->tfac = srv->cfg.transport;
@@ -81,25 +99,41 @@ static void new_session(struct wsg_server *srv, int fd,
     s->pong_timeout_ms = srv->cfg.pong_timeout_ms;
     s->idle_timeout_ms = srv->cfg.idle_timeout_ms;
     s->write_stall_ms = srv->cfg.write_stall_timeout_ms;
-    wsg__addr_format(sa, salen, s->peer, sizeof s->peer);
-    wsg__sock_nodelay(fd);
-    wsg__sock_keepalive(fd, s->write_stall_ms);
+    if (tcp) {
+        wsg__sock_nodelay(fd);
+        wsg__sock_keepalive(fd, s->write_stall_ms);
+    }
     s->phase = WSG__PH_SERVER_HS;
-    s->hs_deadline = wsg_loop_now(srv->loop) + srv->cfg.handshake_timeout_ms;
     rc = wsg_hs_server_new(&srv->cfg.limits, &srv->alloc, &s->hs_srv);
     if (rc == WSG_OK)
         rc = wsg__session_attach(s, fd, true);
-    if (rc != WSG_OK) {
-        /* The real cause (e.g. WSG_ERR_TLS from the transport's wrap, or
-         * WSG_ERR_IO from epoll) reaches on_refuse, not a blanket NOMEM. */
-        if (s->fd < 0)
-            close(fd);
+    if (rc == WSG_OK) {
+        *out = s;
+        return WSG_OK;
+    }
+    if (s->fd < 0)
+        close(fd); /* else the session closes it */
+    if (report) {
         s->refuse_err = rc;
         snprintf(s->refuse_reason, sizeof s->refuse_reason,
                  "cannot set up the connection: %s", wsg_strerror(rc));
         wsg__session_end(s, rc, s->refuse_reason);
-        return;
+    } else {
+        wsg__session_destroy(s); /* not linked, not seen: no callback */
     }
+    return rc;
+}
+
+static void new_session(struct wsg_server *srv, int fd,
+                        const struct sockaddr *sa, socklen_t salen)
+{
+    struct wsg_session *s = NULL;
+    char peer[64];
+
+    wsg__addr_format(sa, salen, peer, sizeof peer);
+    if (make_session(srv, fd, peer, true, true, &s) != WSG_OK)
+        return;
+    s->hs_deadline = wsg_loop_now(srv->loop) + srv->cfg.handshake_timeout_ms;
     wsg__session_kick(s); /* sets the watch and the deadline */
 }
 
@@ -217,7 +251,7 @@ int wsg_server_new(struct wsg_loop *loop, const struct wsg_server_config *cfg,
     if (!out)
         return WSG_ERR_INVALID_ARG;
     *out = NULL;
-    if (!loop || !cfg || !cfg->host || !cfg->port ||
+    if (!loop || !cfg || (cfg->port && !cfg->host) ||
         cfg->max_connections == 0 || cfg->handshake_timeout_ms == 0)
         return WSG_ERR_INVALID_ARG;
     if (!wsg__alloc_init(&a, cfg->alloc ? cfg->alloc : wsg__loop_alloc(loop)))
@@ -233,21 +267,21 @@ int wsg_server_new(struct wsg_loop *loop, const struct wsg_server_config *cfg,
         srv->cfg.backlog = 511;
     srv->lfd = -1;
     srv->done.cb = done_cb;
-    rc = open_listener(srv);
+    rc = cfg->port ? open_listener(srv) : WSG_OK; /* NULL: adopt only */
     srv->cfg.host = NULL; /* the caller's strings: used only above */
     srv->cfg.port = NULL;
     if (rc == WSG_OK)
         rc = wsg_timer_new(loop, retry_cb, srv, &srv->retry);
     if (rc == WSG_OK)
         rc = wsg_timer_new(loop, shut_cb, srv, &srv->shut_timer);
-    if (rc == WSG_OK)
+    if (rc == WSG_OK && srv->lfd >= 0)
         rc = wsg_watch_new(loop, srv->lfd, WSG_IO_READ, accept_cb, srv,
                            &srv->lw);
     if (rc != WSG_OK) {
         wsg_server_free(srv);
         return rc;
     }
-    srv->listening = true;
+    srv->listening = srv->lw != NULL;
     *out = srv;
     return WSG_OK;
 }
@@ -382,29 +416,18 @@ static void refuse_http(struct wsg_session *s, int status, const char *reason,
                         ans.header_count, err);
 }
 
-/* Bytes of the upgrade request (server side of RFC 6455 section 4.2). */
-void wsg__server_hs_input(struct wsg_session *s, const uint8_t *buf,
-                          size_t len)
+/* What follows a complete request head (rc 1) or a refused one (rc < 0):
+ * the refusal, or the application's decision (on_upgrade). */
+static void hs_result(struct wsg_session *s, int rc)
 {
     struct wsg_server *srv = s->srv;
     struct wsg_upgrade up;
-    size_t used = 0;
-    int rc;
 
-    rc = wsg_hs_server_feed(s->hs_srv, buf, len, &used);
-    if (rc == 0)
-        return;
     if (rc < 0) {
         int status = wsg_hs_server_status(s->hs_srv);
         refuse_http(s, status >= 400 && status <= 599 ? status : 400,
                     wsg_hs_server_reason(s->hs_srv),
                     wsg_hs_server_plain_request(s->hs_srv), WSG_ERR_HTTP);
-        return;
-    }
-    /* T8: what follows the head is WebSocket data, fed after the 101. */
-    if (used < len && wsg__session_stash(s, buf + used, len - used) != WSG_OK) {
-        s->refuse_err = WSG_ERR_NOMEM;
-        wsg__session_end(s, WSG_ERR_NOMEM, "out of memory");
         return;
     }
     if (!srv || srv->shutting_down) {
@@ -435,4 +458,126 @@ void wsg__server_hs_input(struct wsg_session *s, const uint8_t *buf,
                             up.refuse_reason, up.refuse_headers,
                             up.refuse_header_count, WSG_ERR_POLICY);
     }
+}
+
+/* Bytes of the upgrade request (server side of RFC 6455 section 4.2). */
+void wsg__server_hs_input(struct wsg_session *s, const uint8_t *buf,
+                          size_t len)
+{
+    size_t used = 0;
+    int rc;
+
+    rc = wsg_hs_server_feed(s->hs_srv, buf, len, &used);
+    if (rc == 0)
+        return;
+    /* T8: what follows the head is WebSocket data, fed after the 101. */
+    if (rc > 0 && used < len &&
+        wsg__session_stash(s, buf + used, len - used) != WSG_OK) {
+        s->refuse_err = WSG_ERR_NOMEM;
+        wsg__session_end(s, WSG_ERR_NOMEM, "out of memory");
+        return;
+    }
+    hs_result(s, rc);
+}
+
+/* ---- adoption ----------------------------------------------------------- */
+
+/* From the first pump of an adopted session: what adoption found, acted
+ * on outside the wsg_server_adopt() call so that callbacks never run
+ * inside it. */
+void wsg__server_adopted(struct wsg_session *s)
+{
+    enum wsg__adopt a = s->adopt;
+
+    s->adopt = WSG__ADOPT_NONE;
+    if (s->phase != WSG__PH_SERVER_HS)
+        return;
+    switch (a) {
+    case WSG__ADOPT_HEAD:
+        hs_result(s, 1);
+        break;
+    case WSG__ADOPT_BAD:
+        hs_result(s, WSG_ERR_HTTP);
+        break;
+    case WSG__ADOPT_FULL:
+        refuse_http(s, 503, "too many connections", NULL, WSG_ERR_POLICY);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Non-blocking and close-on-exec; a connected stream socket. Returns its
+ * address family, or a negative error. */
+static int adopt_check(int fd, struct sockaddr_storage *ss, socklen_t *sl)
+{
+    int type = 0, fl;
+    socklen_t tl = sizeof type;
+
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) != 0 ||
+        type != SOCK_STREAM)
+        return WSG_ERR_INVALID_ARG; /* not a socket, or not a stream */
+    memset(ss, 0, sizeof *ss);
+    if (getpeername(fd, (struct sockaddr *)ss, sl) != 0)
+        return WSG_ERR_IO; /* not connected, or already reset */
+    fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
+        return WSG_ERR_IO;
+    fl = fcntl(fd, F_GETFD);
+    if (fl < 0 || fcntl(fd, F_SETFD, fl | FD_CLOEXEC) != 0)
+        return WSG_ERR_IO;
+    return ss->ss_family;
+}
+
+int wsg_server_adopt(struct wsg_server *srv, int fd, const uint8_t *data,
+                     size_t len)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    struct wsg_session *s = NULL;
+    char peer[64];
+    bool tcp;
+    int rc;
+
+    if (fd < 0)
+        return WSG_ERR_INVALID_ARG;
+    if (!srv || (!data && len)) {
+        close(fd);
+        return WSG_ERR_INVALID_ARG;
+    }
+    if (srv->shutting_down) {
+        close(fd);
+        return WSG_ERR_CLOSED;
+    }
+    rc = adopt_check(fd, &ss, &sl);
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    wsg__addr_format((const struct sockaddr *)&ss, sl, peer, sizeof peer);
+    tcp = ss.ss_family == AF_INET || ss.ss_family == AF_INET6;
+    rc = make_session(srv, fd, peer, tcp, false, &s);
+    if (rc != WSG_OK)
+        return rc; /* fd closed */
+    if (srv->count >= srv->cfg.max_connections) {
+        s->adopt = WSG__ADOPT_FULL; /* `data` is not even looked at */
+    } else if (len) {
+        /* Fed now: the parser keeps at most the head limits' worth (a
+         * head over them is refused 431/414); only bytes after a complete
+         * head are copied, to reach the frame parser after the 101 (T8). */
+        size_t used = 0;
+        int hrc = wsg_hs_server_feed(s->hs_srv, data, len, &used);
+        if (hrc > 0 && used < len &&
+            wsg__session_stash(s, data + used, len - used) != WSG_OK) {
+            wsg__session_destroy(s); /* closes fd; no callback */
+            return WSG_ERR_NOMEM;
+        }
+        s->adopt = hrc == 0  ? WSG__ADOPT_NONE
+                   : hrc > 0 ? WSG__ADOPT_HEAD
+                             : WSG__ADOPT_BAD;
+    }
+    link_session(srv, s);
+    s->hs_deadline = wsg_clock_ms() + srv->cfg.handshake_timeout_ms;
+    wsg__session_kick(s); /* acts on `adopt`, sets the watch and deadline */
+    return WSG_OK;
 }

@@ -571,6 +571,8 @@ static void pump(struct wsg_session *s, bool do_read)
 {
     if (s->phase == WSG__PH_DEAD || s->phase == WSG__PH_CONNECTING)
         return;
+    if (s->adopt != WSG__ADOPT_NONE)
+        wsg__server_adopted(s); /* before anything is read from the fd */
     flush(s);
     if (s->phase == WSG__PH_OPEN && s->stash && !input_paused(s))
         process_stash(s);

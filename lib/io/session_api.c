@@ -142,6 +142,7 @@ void wsg__session_destroy(struct wsg_session *s)
     wsg__free(&a, s->stash);
     wsg__free(&a, s->protocol);
     wsg__free(&a, s->server_name);
+    wsg__free(&a, s->unix_path);
     memset(s, 0, sizeof *s);
     wsg__free(&a, s);
 }
@@ -307,3 +308,20 @@ bool wsg_session_is_open(const struct wsg_session *s)
     return usable(s) && wsg_conn_state(s->conn) == WSG_STATE_OPEN;
 }
 
+
+const struct wsg_header *wsg_session_response_headers(
+    const struct wsg_session *s, size_t *count)
+{
+    /* The client's handshake (and the 101's head in it) lives as long as
+     * the session: nothing is copied. */
+    const struct wsg_header *h = NULL;
+    size_t n = 0;
+
+    if (s && !s->srv && s->opened && s->hs_cli)
+        h = wsg_hs_client_headers(s->hs_cli, &n);
+    if (!h)
+        n = 0;
+    if (count)
+        *count = n;
+    return n ? h : NULL;
+}

@@ -30,6 +30,8 @@ void wsg__addr_format(const struct sockaddr *sa, socklen_t len, char *buf,
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
         inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
         snprintf(buf, cap, "[%s]:%u", ip, (unsigned)ntohs(in6->sin6_port));
+    } else if (sa->sa_family == AF_UNIX) {
+        snprintf(buf, cap, "unix");
     } else {
         snprintf(buf, cap, "unknown");
     }
