@@ -28,7 +28,7 @@
 #define MAX_PROTOCOLS 16
 #define UPSTREAM_CONNECT_MS 10000u
 
-struct relay_ws {
+struct relay_bridge {
     struct wsg_loop *loop;
     const struct relay_config *cfg;
     struct wsg_guard *guard;
@@ -36,13 +36,13 @@ struct relay_ws {
     relay_audit_fn *audit;
     void *audit_ud;
     struct wsg_guard_verdict refusal; /* lives until the answer is written */
-    struct relay_ws_stats st;
+    struct relay_bridge_stats st;
     void (*on_done)(void *ud);
     void *done_ud;
 };
 
-struct bridge {
-    struct relay_ws *w;
+struct bridge_link {
+    struct relay_bridge *w;
     struct wsg_session *down;        /* the browser */
     struct wsg_session *up;          /* Streamlit */
     struct wsg_guard_conn *gc;
@@ -101,7 +101,7 @@ static void guard_peer(struct wsg_guard_peer *peer, const char *text)
 }
 
 /* An event of the bridge's own (the guard emits the rest). */
-static void audit(struct relay_ws *w, const char *event, const char *peer,
+static void audit(struct relay_bridge *w, const char *event, const char *peer,
                   const char *client, const char *path, int status,
                   uint16_t code, int control, const char *reason)
 {
@@ -141,7 +141,7 @@ static uint16_t code_for_down(uint16_t c)
     return wsg_close_code_is_sendable(c) ? c : WSG_CLOSE_INTERNAL_ERROR;
 }
 
-static void count_close(struct relay_ws *w, uint16_t c)
+static void count_close(struct relay_bridge *w, uint16_t c)
 {
     size_t i = c == 1000 ? 0 : c == 1001 ? 1 : (c >= 1008 && c <= 1009) ? 2
              : (c >= 1011 && c <= 1012) ? 3 : 4;
@@ -150,7 +150,7 @@ static void count_close(struct relay_ws *w, uint16_t c)
 
 /* ---- the bridge's life ---------------------------------------------------- */
 
-static void bridge_free(struct bridge *b)
+static void bridge_free(struct bridge_link *b)
 {
     if (b->w->st.open_now > 0)
         b->w->st.open_now--;
@@ -160,13 +160,13 @@ static void bridge_free(struct bridge *b)
 }
 
 /* Both legs gone: the bridge goes. */
-static void maybe_free(struct bridge *b)
+static void maybe_free(struct bridge_link *b)
 {
     if (b->down_gone && b->up_gone)
         bridge_free(b);
 }
 
-static void update(struct bridge *b, uint64_t now)
+static void update(struct bridge_link *b, uint64_t now)
 {
     struct wsg_conn *c = b->down_open ? wsg_session_conn(b->down) : NULL;
     uint64_t out = b->ds.bytes_out;
@@ -178,7 +178,7 @@ static void update(struct bridge *b, uint64_t now)
         wsg_guard_conn_sent(b->gc, (size_t)(b->ds.bytes_out - out), now);
 }
 
-static void rearm(struct bridge *b)
+static void rearm(struct bridge_link *b)
 {
     uint64_t d;
 
@@ -192,7 +192,7 @@ static void rearm(struct bridge *b)
 }
 
 /* The guard closes the browser leg; Streamlit's leg follows. */
-static void act(struct bridge *b, const struct wsg_guard_action *a)
+static void act(struct bridge_link *b, const struct wsg_guard_action *a)
 {
     if (a->what == WSG_GUARD_CLOSE) {
         wsg_session_close(b->down, a->code, a->reason);
@@ -205,7 +205,7 @@ static void act(struct bridge *b, const struct wsg_guard_action *a)
 
 static void on_timer(struct wsg_timer *t, void *ud)
 {
-    struct bridge *b = ud;
+    struct bridge_link *b = ud;
     struct wsg_guard_action a;
     uint64_t now = wsg_loop_now(b->w->loop);
 
@@ -220,7 +220,7 @@ static void on_timer(struct wsg_timer *t, void *ud)
 }
 
 /* Sends one piece to `dst`; pauses `src` while `dst` is over PAUSE_AT. */
-static bool forward(struct bridge *b, struct wsg_session *dst,
+static bool forward(struct bridge_link *b, struct wsg_session *dst,
                     struct wsg_session *src, bool *src_paused,
                     const struct wsg_event *ev)
 {
@@ -241,7 +241,7 @@ static bool forward(struct bridge *b, struct wsg_session *dst,
 
 static void up_open(void *ud, struct wsg_session *s)
 {
-    struct bridge *b = ud;
+    struct bridge_link *b = ud;
     struct wsg_hs_accept_opts o;
     const struct wsg_header *rh;
     size_t n = 0, k = 0;
@@ -269,7 +269,7 @@ static void up_open(void *ud, struct wsg_session *s)
 static void up_message(void *ud, struct wsg_session *s,
                        const struct wsg_event *ev)
 {
-    struct bridge *b = ud;
+    struct bridge_link *b = ud;
 
     if (!b->down_open || b->down_gone)
         return;
@@ -288,7 +288,7 @@ static void up_message(void *ud, struct wsg_session *s,
 static void up_control(void *ud, struct wsg_session *s,
                        const struct wsg_event *ev)
 {
-    struct bridge *b = ud;
+    struct bridge_link *b = ud;
 
     (void)s;
     if (ev->type != WSG_EV_CLOSE)
@@ -306,7 +306,7 @@ static void up_control(void *ud, struct wsg_session *s,
 
 static void up_drain(void *ud, struct wsg_session *s)
 {
-    struct bridge *b = ud;
+    struct bridge_link *b = ud;
 
     (void)s;
     if (b->down_paused && !b->down_gone) {
@@ -318,8 +318,8 @@ static void up_drain(void *ud, struct wsg_session *s)
 static void up_close(void *ud, struct wsg_session *s,
                      const struct wsg_close_info *ci)
 {
-    struct bridge *b = ud;
-    struct relay_ws *w = b->w;
+    struct bridge_link *b = ud;
+    struct relay_bridge *w = b->w;
 
     (void)s;
     b->up_gone = true;
@@ -389,7 +389,7 @@ static void streamlit_user(const char *subject, char *out, size_t cap)
 }
 
 /* The upstream request from the browser's: copies, NUL-terminated. */
-static int plan_request(struct bridge *b, const struct wsg_hs_request *rq,
+static int plan_request(struct bridge_link *b, const struct wsg_hs_request *rq,
                         struct wsg_client_config *cc)
 {
     size_t need = rq->target.len + rq->host.len + rq->origin.len +
@@ -450,7 +450,7 @@ static int plan_request(struct bridge *b, const struct wsg_hs_request *rq,
     return WSG_OK;
 }
 
-static int start_upstream(struct bridge *b, const struct wsg_hs_request *rq)
+static int start_upstream(struct bridge_link *b, const struct wsg_hs_request *rq)
 {
     const struct relay_config *cfg = b->w->cfg;
     struct wsg_client_config cc;
@@ -483,7 +483,7 @@ static int start_upstream(struct bridge *b, const struct wsg_hs_request *rq)
 }
 
 /* Header values of the verdict that point into w->refusal move with it. */
-static void rebase(struct bridge *b, const struct wsg_guard_verdict *from)
+static void rebase(struct bridge_link *b, const struct wsg_guard_verdict *from)
 {
     const char *lo = (const char *)from, *hi = lo + sizeof(*from);
 
@@ -499,11 +499,11 @@ static void rebase(struct bridge *b, const struct wsg_guard_verdict *from)
 
 static int down_upgrade(void *ud, struct wsg_session *s, struct wsg_upgrade *up)
 {
-    struct relay_ws *w = ud;
+    struct relay_bridge *w = ud;
     struct wsg_guard_verdict *v = &w->refusal;
     struct wsg_guard_peer peer;
     struct wsg_guard_conn *gc = NULL;
-    struct bridge *b;
+    struct bridge_link *b;
     uint64_t now = wsg_loop_now(w->loop);
 
     guard_peer(&peer, up->peer);
@@ -552,7 +552,7 @@ static int down_upgrade(void *ud, struct wsg_session *s, struct wsg_upgrade *up)
 
 static void down_open(void *ud, struct wsg_session *s)
 {
-    struct bridge *b = wsg_session_data(s);
+    struct bridge_link *b = wsg_session_data(s);
 
     (void)ud;
     if (b == NULL)
@@ -564,7 +564,7 @@ static void down_open(void *ud, struct wsg_session *s)
 static void down_message(void *ud, struct wsg_session *s,
                          const struct wsg_event *ev)
 {
-    struct bridge *b = wsg_session_data(s);
+    struct bridge_link *b = wsg_session_data(s);
     struct wsg_guard_action a;
     uint64_t now;
 
@@ -592,7 +592,7 @@ static void down_message(void *ud, struct wsg_session *s,
 static void down_control(void *ud, struct wsg_session *s,
                          const struct wsg_event *ev)
 {
-    struct bridge *b = wsg_session_data(s);
+    struct bridge_link *b = wsg_session_data(s);
     struct wsg_guard_action a;
 
     (void)ud;
@@ -617,7 +617,7 @@ static void down_control(void *ud, struct wsg_session *s,
 
 static void down_drain(void *ud, struct wsg_session *s)
 {
-    struct bridge *b = wsg_session_data(s);
+    struct bridge_link *b = wsg_session_data(s);
 
     (void)ud;
     if (b != NULL && b->up_paused && !b->up_gone) {
@@ -629,8 +629,8 @@ static void down_drain(void *ud, struct wsg_session *s)
 static void down_close(void *ud, struct wsg_session *s,
                        const struct wsg_close_info *ci)
 {
-    struct relay_ws *w = ud;
-    struct bridge *b = wsg_session_data(s);
+    struct relay_bridge *w = ud;
+    struct bridge_link *b = wsg_session_data(s);
     uint64_t now = wsg_loop_now(w->loop);
 
     if (b == NULL)
@@ -656,7 +656,7 @@ static void down_close(void *ud, struct wsg_session *s,
 /* Refusals lib/io decided (malformed upgrade, deadline): audited here. */
 static void down_refuse(void *ud, const struct wsg_refusal *r)
 {
-    struct relay_ws *w = ud;
+    struct relay_bridge *w = ud;
     int control = 0;
 
     if (r->err == WSG_ERR_POLICY)
@@ -672,7 +672,7 @@ static void down_refuse(void *ud, const struct wsg_refusal *r)
 
 static void down_http_refusal(void *ud, struct wsg_http_answer *ans)
 {
-    struct relay_ws *w = ud;
+    struct relay_bridge *w = ud;
     struct wsg_guard_peer peer;
 
     guard_peer(&peer, ans->peer);
@@ -688,7 +688,7 @@ static void down_http_refusal(void *ud, struct wsg_http_answer *ans)
 
 static void on_shutdown(void *ud, struct wsg_server *srv)
 {
-    struct relay_ws *w = ud;
+    struct relay_bridge *w = ud;
 
     (void)srv;
     if (w->on_done != NULL)
@@ -697,12 +697,12 @@ static void on_shutdown(void *ud, struct wsg_server *srv)
 
 /* ---- API -------------------------------------------------------------------- */
 
-int relay_ws_new(struct wsg_loop *loop, const struct relay_config *cfg,
+int relay_bridge_new(struct wsg_loop *loop, const struct relay_config *cfg,
                  struct wsg_guard *guard, relay_audit_fn *audit_fn,
-                 void *audit_ud, struct relay_ws **out)
+                 void *audit_ud, struct relay_bridge **out)
 {
     struct wsg_server_config sc;
-    struct relay_ws *w;
+    struct relay_bridge *w;
     int rc;
 
     *out = NULL;
@@ -744,7 +744,7 @@ int relay_ws_new(struct wsg_loop *loop, const struct relay_config *cfg,
     return WSG_OK;
 }
 
-void relay_ws_free(struct relay_ws *w)
+void relay_bridge_free(struct relay_bridge *w)
 {
     if (w == NULL)
         return;
@@ -752,7 +752,7 @@ void relay_ws_free(struct relay_ws *w)
     free(w);
 }
 
-int relay_ws_take(struct relay_ws *w, int fd, const uint8_t *data,
+int relay_bridge_take(struct relay_bridge *w, int fd, const uint8_t *data,
                   size_t len)
 {
     int rc = wsg_server_adopt(w->srv, fd, data, len);
@@ -762,7 +762,7 @@ int relay_ws_take(struct relay_ws *w, int fd, const uint8_t *data,
     return 0; /* taken either way: adopt closes the fd on failure */
 }
 
-void relay_ws_shutdown(struct relay_ws *w, uint32_t timeout_ms,
+void relay_bridge_shutdown(struct relay_bridge *w, uint32_t timeout_ms,
                        void (*on_done)(void *ud), void *ud)
 {
     w->on_done = on_done;
@@ -771,7 +771,7 @@ void relay_ws_shutdown(struct relay_ws *w, uint32_t timeout_ms,
                         timeout_ms);
 }
 
-const struct relay_ws_stats *relay_ws_get_stats(const struct relay_ws *w)
+const struct relay_bridge_stats *relay_bridge_get_stats(const struct relay_bridge *w)
 {
     return &w->st;
 }

@@ -7,13 +7,16 @@
 
 #include <stdint.h>
 
+#include <wsguard/guard.h>
+#include <wsguard/io.h>
+#include <wsguard/policy.h>
 #include <wsguard/wsguard.h>
 
 #include "relay.h"
 
 /* Figures for /_wsguard/metrics (one worker's). "down" is the browser leg,
  * "up" the Streamlit leg; "to_up" counts what went browser -> Streamlit. */
-struct relay_ws_stats {
+struct relay_bridge_stats {
     uint64_t adopted;             /* upgrade requests taken over */
     uint64_t opened;              /* bridges with both legs open */
     uint64_t open_now;            /* bridges alive now (any phase) */
@@ -24,27 +27,27 @@ struct relay_ws_stats {
                                      1011-1012 (upstream), other */
 };
 
-struct relay_ws;
+struct relay_bridge;
 
 /* Audit sink for the bridge's own events (the guard emits the policy's
  * through the policy's callback). */
 typedef void relay_audit_fn(void *ud, const struct wsg_audit_event *ev);
 
 /* `cfg`, `guard` must outlive it. */
-int relay_ws_new(struct wsg_loop *loop, const struct relay_config *cfg,
+int relay_bridge_new(struct wsg_loop *loop, const struct relay_config *cfg,
                  struct wsg_guard *guard, relay_audit_fn *audit,
-                 void *audit_ud, struct relay_ws **out);
-void relay_ws_free(struct relay_ws *w);
+                 void *audit_ud, struct relay_bridge **out);
+void relay_bridge_free(struct relay_bridge *w);
 
 /* relay_ws_adopt's work (see relay.h). */
-int relay_ws_take(struct relay_ws *w, int fd, const uint8_t *data,
+int relay_bridge_take(struct relay_bridge *w, int fd, const uint8_t *data,
                   size_t len);
 
 /* SIGTERM: 1001 to every browser, upstream legs closed with 1001 too;
  * on_done(ud) once every bridge is gone or after timeout_ms. */
-void relay_ws_shutdown(struct relay_ws *w, uint32_t timeout_ms,
+void relay_bridge_shutdown(struct relay_bridge *w, uint32_t timeout_ms,
                        void (*on_done)(void *ud), void *ud);
 
-const struct relay_ws_stats *relay_ws_get_stats(const struct relay_ws *w);
+const struct relay_bridge_stats *relay_bridge_get_stats(const struct relay_bridge *w);
 
 #endif
