@@ -53,4 +53,43 @@ struct relay;
  * is still the caller's, which answers 503). */
 int relay_ws_adopt(struct relay *r, int fd, const uint8_t *data, size_t len);
 
+/* ---- the HTTP side (front.c; appended by the HTTP proxy's author) -------
+ * struct relay itself (loop, config, ws_server, guard, counters) is in
+ * relay_int.h. */
+struct relay_conn;
+
+/* A request under own_prefix, for endpoints.c. Every pointer is valid only
+ * during the relay_endpoint() call. */
+struct relay_request {
+    const char *method;            /* "GET", "HEAD", ... */
+    struct wsg_span target;        /* as sent */
+    struct wsg_span path, query;   /* query.ptr NULL: none */
+    const struct wsg_header *headers;
+    size_t header_count;
+    const char *peer;              /* socket peer "ip:port" */
+    const char *client;            /* client address (trusted proxies) */
+    bool peer_trusted;             /* the peer is a --trusted-proxy */
+    bool https;                    /* arrived over HTTPS (H1 rules) */
+    bool has_body;                 /* a body follows (it is not read) */
+};
+
+/* endpoints.c: answers a request whose path starts with own_prefix by
+ * calling relay_respond(c, ...) exactly once, now or later from a loop
+ * callback (the connection waits, not reading, until then). Returns 0
+ * when it did or will, -1 when the path is not one of its endpoints
+ * (front.c answers 404). */
+int relay_endpoint(struct relay *r, struct relay_conn *c,
+                   const struct relay_request *req);
+
+/* front.c: the complete answer to an endpoint request: status, a
+ * Content-Type (NULL: text/plain; charset=utf-8), the body (HEAD: left
+ * out), security headers (H10), Cache-Control: no-store. */
+void relay_respond(struct relay_conn *c, int status, const char *content_type,
+                   const void *body, size_t len);
+
+/* ws.c: set up (after the loop, the guard and relay_front_init) and tear
+ * down the WebSocket side (r->ws_server, r->ws). Return 0 or -1. */
+int relay_ws_init(struct relay *r);
+void relay_ws_free(struct relay *r);
+
 #endif
