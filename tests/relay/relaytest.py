@@ -1,0 +1,426 @@
+"""Shared helpers for the relay tests (suite 'relay', real processes).
+
+- Double: tests/relay/streamlit_double.py as a child process (127.0.0.1,
+  free port or a Unix socket), its record file read back as JSON objects.
+- Relay: wsg-relay as a child process (its CLI is the relay's to define;
+  adjust start_args when it lands).
+- HttpConn / http(): a raw HTTP/1.1 client (exact headers, keep-alive,
+  Content-Length / chunked / close-delimited bodies, HEAD, 1xx/204/304),
+  over TCP or a Unix socket, every read bounded by a deadline.
+- Checks (tests/interop/common.py): PASS/FAIL lines, "N passed, M failed".
+- payload() & co. come from the double itself, so a test recomputes exactly
+  the bytes the double sends.
+
+Environment: WSGUARD_BUILD_DIR, WSGUARD_SOURCE_DIR (set by meson).
+"""
+import asyncio
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.environ.get("WSGUARD_SOURCE_DIR") or os.path.join(HERE, "..", "..")
+sys.path.insert(0, os.path.join(SRC, "tests", "interop"))
+sys.path.insert(0, HERE)
+
+import common  # noqa: E402  (atexit cleanup of CHILDREN, SIGTERM -> exit)
+from common import Checks  # noqa: E402,F401
+from streamlit_double import (  # noqa: E402,F401
+    XSRF_COOKIE, hello_seed, media_content, payload, send_seed,
+    static_main_js, text_payload)
+
+BUILD = common.BUILD
+PYTHON = "/usr/bin/python3"
+DOUBLE = os.path.join(HERE, "streamlit_double.py")
+SUBPROTOCOLS = ["streamlit", "PLACEHOLDER_AUTH_TOKEN"]
+
+try:
+    import websockets  # noqa: E402,F401
+    import websockets.exceptions  # noqa: E402,F401
+except ImportError:  # pragma: no cover
+    print("FAIL: python3-websockets not importable (run with /usr/bin/python3)")
+    print("0 passed, 1 failed")
+    sys.exit(1)
+
+
+def fail_exit(msg):
+    print("FAIL: " + msg)
+    print("0 passed, 1 failed")
+    sys.exit(1)
+
+
+# -- child processes ----------------------------------------------------------------
+
+class Proc:
+    """`cmd` as a child; waits (bounded) for `ready` (a regex; .found is its
+    last matching group) on its stderr. stdout lines in .out, stderr lines in .err."""
+
+    def __init__(self, cmd, ready, wait=10.0, env=None):
+        self.cmd = list(cmd)
+        self.out, self.err = [], []
+        self.found = None
+        self._cv = threading.Condition()
+        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, errors="replace", env=env)
+        common.CHILDREN.append(self.proc)
+        ev = threading.Event()
+        rx = re.compile(ready)
+
+        def drain(stream, lines, look):
+            for line in stream:
+                with self._cv:
+                    lines.append(line.rstrip("\n"))
+                    self._cv.notify_all()
+                m = rx.search(line) if look else None
+                if m and self.found is None:
+                    self.found = m.group(m.lastindex or 0)
+                    ev.set()
+            ev.set()
+        threading.Thread(target=drain, args=(self.proc.stderr, self.err, True), daemon=True).start()
+        threading.Thread(target=drain, args=(self.proc.stdout, self.out, False), daemon=True).start()
+        ev.wait(wait)
+
+    def stop(self, timeout=5.0):
+        """SIGTERM, then SIGKILL; returns the exit status."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout)
+        time.sleep(0.05)   # let the drain threads take the last lines
+        return self.proc.returncode
+
+    def text(self):
+        with self._cv:
+            return "\n".join(self.out + self.err)
+
+
+class Double(Proc):
+    """The Streamlit double. `unix=True` listens on a fresh socket path.
+    Attributes: port (None on a Unix socket), unix, base, url, ws_url, record."""
+
+    def __init__(self, *extra, base_path="", unix=False, record=True, wait=10.0):
+        self.tmp = tempfile.mkdtemp(prefix="relaytest-")
+        self.record = os.path.join(self.tmp, "record.jsonl") if record else None
+        self.unix = os.path.join(self.tmp, "double.sock") if unix else None
+        self.base = ("/" + base_path.strip("/")) if base_path.strip("/") else ""
+        args = [PYTHON, DOUBLE]
+        args += ["--unix", self.unix] if unix else ["--host", "127.0.0.1", "--port", "0"]
+        if self.base:
+            args += ["--base-path", self.base]
+        if self.record:
+            args += ["--record", self.record]
+        super().__init__(args + [str(a) for a in extra],
+                         r"listening on (?:http://127\.0\.0\.1:(\d+)|unix:(\S+))", wait)
+        if self.found is None:
+            self.stop()
+            fail_exit("the double did not start: %s\n%s" % (" ".join(self.cmd), self.text()))
+        self.port = None if unix else int(self.found)
+        hostport = "127.0.0.1:%d" % self.port if self.port else "localhost"
+        self.url = "http://%s%s" % (hostport, self.base)
+        self.ws_url = "ws://%s%s/_stcore/stream" % (hostport, self.base)
+
+    def addr(self):
+        """What HttpConn takes: a port or a Unix socket path."""
+        return self.unix or self.port
+
+    def records(self, kind=None):
+        if not self.record or not os.path.exists(self.record):
+            return []
+        out = []
+        with open(self.record) as f:
+            for line in f:
+                try:
+                    r = json.loads(line)
+                except ValueError:
+                    r = {"kind": "<not json>", "raw": line}
+                if kind is None or r.get("kind") == kind:
+                    out.append(r)
+        return out
+
+    def wait_record(self, pred, timeout=5.0, kind=None):
+        """The first record satisfying pred, polling for at most timeout s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for r in self.records(kind):
+                if pred(r):
+                    return r
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.05)
+
+
+class Relay(Proc):
+    """wsg-relay in front of `upstream` (a Double). Provisional CLI:
+    --listen 127.0.0.1:0 --upstream URL, ready line
+    "listening on http://127.0.0.1:PORT" on stderr."""
+
+    def __init__(self, upstream, *extra, wait=10.0, env=None):
+        exe = os.environ.get("WSGUARD_RELAY_CMD") or os.path.join(
+            BUILD, "examples", "streamlit-relay", "wsg-relay")
+        if not os.access(exe, os.X_OK):
+            fail_exit("wsg-relay not found at %s (build it first)" % exe)
+        up = "unix:" + upstream.unix if upstream.unix else "http://127.0.0.1:%d" % upstream.port
+        env = dict(env if env is not None else
+                   {k: v for k, v in os.environ.items() if not k.startswith("WSG_")})
+        super().__init__([exe, "--listen", "127.0.0.1:0", "--upstream", up] + [str(a) for a in extra],
+                         r"listening on http://127\.0\.0\.1:(\d+)", wait, env)
+        if self.found is None:
+            self.stop()
+            fail_exit("wsg-relay did not report its port:\n" + self.text())
+        self.port = int(self.found)
+        self.url = "http://127.0.0.1:%d%s" % (self.port, upstream.base)
+        self.ws_url = "ws://127.0.0.1:%d%s/_stcore/stream" % (self.port, upstream.base)
+
+    def addr(self):
+        return self.port
+
+    def events(self):
+        """Audit JSON lines from stdout."""
+        with self._cv:
+            lines = list(self.out)
+        evs = []
+        for ln in lines:
+            try:
+                evs.append(json.loads(ln))
+            except ValueError:
+                pass
+        return evs
+
+
+# -- raw HTTP/1.1 ---------------------------------------------------------------------
+
+class Response:
+    def __init__(self):
+        self.status = 0
+        self.reason = ""
+        self.headers = []      # [(name, value)] as received
+        self.body = b""
+        self.chunked = False
+        self.error = None      # "timeout", "eof", ... when incomplete
+
+    def all(self, name):
+        return [v for n, v in self.headers if n.lower() == name.lower()]
+
+    def h(self, name):
+        v = self.all(name)
+        return v[0] if v else None
+
+    def __repr__(self):
+        return "<%s %s %s, %d body bytes%s>" % (self.status, self.reason, self.headers,
+                                                 len(self.body), ", " + self.error if self.error else "")
+
+
+class HttpConn:
+    """One connection to `addr` (a port on 127.0.0.1, or a Unix socket path)."""
+    MAX_BODY = 512 * 1024 * 1024
+
+    def __init__(self, addr, timeout=5.0):
+        self.timeout = timeout
+        if isinstance(addr, str):
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(timeout)
+            self.sock.connect(addr)
+            self.host = "localhost"
+        else:
+            self.sock = socket.create_connection(("127.0.0.1", addr), timeout=timeout)
+            self.host = "127.0.0.1:%d" % addr
+        self.buf = bytearray()
+        self.eof = False
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def send(self, data):
+        try:
+            self.sock.sendall(data)
+            return True
+        except OSError:
+            return False
+
+    def request(self, method, target, headers=(), body=b"", host=True, chunks=None):
+        """Sends a request (Host added unless host=False or given; Content-Length
+        added for a body unless chunks= is set, then chunked) and reads the
+        response."""
+        hdrs = list(headers)
+        names = {n.lower() for n, _ in hdrs}
+        if host and "host" not in names:
+            hdrs.insert(0, ("Host", self.host))
+        if chunks is not None:
+            hdrs.append(("Transfer-Encoding", "chunked"))
+            body = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks if c) + b"0\r\n\r\n"
+        elif body and "content-length" not in names:
+            hdrs.append(("Content-Length", str(len(body))))
+        head = "%s %s HTTP/1.1\r\n" % (method, target)
+        head += "".join("%s: %s\r\n" % (n, v) for n, v in hdrs) + "\r\n"
+        self.send(head.encode("latin-1") + body)
+        return self.read_response(method)
+
+    def _fill(self, deadline):
+        if self.eof:
+            return False
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        self.sock.settimeout(left)
+        try:
+            data = self.sock.recv(262144)
+        except socket.timeout:
+            return False
+        except OSError:
+            data = b""
+        if not data:
+            self.eof = True
+            return False
+        self.buf += data
+        return True
+
+    def _line(self, deadline, limit=65536):
+        while b"\r\n" not in self.buf:
+            if len(self.buf) > limit or not self._fill(deadline):
+                return None
+        line, _, rest = bytes(self.buf).partition(b"\r\n")
+        self.buf = bytearray(rest)
+        return line
+
+    def _take(self, n, deadline):
+        while len(self.buf) < n:
+            if not self._fill(deadline):
+                return None
+        data = bytes(self.buf[:n])
+        del self.buf[:n]
+        return data
+
+    def read_response(self, method="GET", timeout=None):
+        """One response (1xx interim responses other than 101 skipped)."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while True:
+            r = self._read_one(method, deadline)
+            if not (100 <= r.status < 200) or r.status == 101:
+                return r
+
+    def _read_one(self, method, deadline):
+        r = Response()
+        while b"\r\n\r\n" not in self.buf:
+            if len(self.buf) > 65536 or not self._fill(deadline):
+                r.error = "eof" if self.eof else "timeout"
+                return r
+        head, _, rest = bytes(self.buf).partition(b"\r\n\r\n")
+        self.buf = bytearray(rest)
+        lines = head.decode("latin-1").split("\r\n")
+        m = re.match(r"HTTP/1\.[01] (\d{3}) ?(.*)", lines[0])
+        if not m:
+            r.error = "bad status line %r" % lines[0]
+            return r
+        r.status, r.reason = int(m.group(1)), m.group(2)
+        for ln in lines[1:]:
+            name, _, value = ln.partition(":")
+            r.headers.append((name.strip(), value.strip()))
+        if method == "HEAD" or r.status in (204, 304) or 100 <= r.status < 200:
+            return r
+        te = ",".join(r.all("Transfer-Encoding")).lower()
+        if "chunked" in te:
+            r.chunked = True
+            body = bytearray()
+            while True:
+                line = self._line(deadline)
+                if line is None:
+                    r.error = "chunk size"
+                    break
+                size = int(line.split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while True:   # trailers up to the empty line
+                        t = self._line(deadline)
+                        if t is None or t == b"":
+                            break
+                    break
+                data = self._take(size + 2, deadline)
+                if data is None or len(body) + size > self.MAX_BODY:
+                    r.error = "chunk data"
+                    break
+                body += data[:size]
+            r.body = bytes(body)
+        elif r.h("Content-Length") is not None:
+            data = self._take(int(r.h("Content-Length")), deadline)
+            r.body = data if data is not None else bytes(self.buf)
+            if data is None:
+                r.error = "eof" if self.eof else "timeout"
+        else:
+            while self._fill(deadline) and len(self.buf) <= self.MAX_BODY:
+                pass
+            r.body, self.buf = bytes(self.buf), bytearray()
+            if not self.eof:
+                r.error = "timeout"
+        return r
+
+    def closed_by_peer(self, timeout=2.0):
+        """True when the peer closes the connection within timeout."""
+        deadline = time.monotonic() + timeout
+        while self._fill(deadline):
+            pass
+        return self.eof
+
+
+def http(addr, method, target, headers=(), body=b"", timeout=5.0, **kw):
+    """One request on a new connection, then close it."""
+    c = HttpConn(addr, timeout)
+    try:
+        return c.request(method, target, headers, body, **kw)
+    finally:
+        c.close()
+
+
+def cookie_value(resp, name=XSRF_COOKIE):
+    """The value a response's Set-Cookie gives `name`, or None."""
+    for v in resp.all("Set-Cookie"):
+        k, _, rest = v.partition("=")
+        if k.strip() == name:
+            return rest.split(";")[0]
+    return None
+
+
+def multipart(files, boundary="----relaytestboundary7MA4YWxkTrZu0gW"):
+    """(content_type, body) for [(field, filename, bytes)]."""
+    out = bytearray()
+    for field, filename, data in files:
+        out += ("--%s\r\nContent-Disposition: form-data; name=\"%s\"; filename=\"%s\"\r\n"
+                "Content-Type: application/octet-stream\r\n\r\n" % (boundary, field, filename)).encode()
+        out += data + b"\r\n"
+    out += ("--%s--\r\n" % boundary).encode()
+    return "multipart/form-data; boundary=" + boundary, bytes(out)
+
+
+# -- WebSocket (python3-websockets 10.4) ------------------------------------------------
+
+def run(coro, timeout=30.0):
+    """Runs a coroutine with an overall bound; asyncio.TimeoutError if late."""
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+def ws_connect(url, unix=None, subprotocols=SUBPROTOCOLS, **kw):
+    """websockets.connect with the browser's subprotocol list, no compression
+    (Streamlit has it off) and no 1 MiB message cap; unix= a socket path."""
+    kw.setdefault("max_size", None)
+    kw.setdefault("compression", None)
+    kw.setdefault("open_timeout", 5)
+    kw.setdefault("close_timeout", 2)
+    if unix:
+        return websockets.unix_connect(unix, url, subprotocols=subprotocols, **kw)
+    return websockets.connect(url, subprotocols=subprotocols, **kw)
+
+
+def cmd(obj):
+    """A control message for the double."""
+    return b"CMD:" + json.dumps(obj).encode()
