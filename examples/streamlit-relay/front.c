@@ -632,7 +632,10 @@ static int listen_on(struct relay *r)
     if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
         getnameinfo((struct sockaddr *)&ss, len, host, sizeof host, serv,
                     sizeof serv, NI_NUMERICHOST | NI_NUMERICSERV);
-    fprintf(stderr, "wsg-relay: listening on %s:%s\n", host, serv);
+    fprintf(stderr,
+            strchr(host, ':') ? "wsg-relay: listening on http://[%s]:%s\n"
+                              : "wsg-relay: listening on http://%s:%s\n",
+            host, serv);
     return 0;
 }
 
