@@ -269,7 +269,8 @@ struct wsg_refusal {
                                dropped without a response (deadline, read
                                error, peer closed) */
     int err;                /* WSG_ERR_HTTP (malformed), WSG_ERR_POLICY
-                               (refused by on_upgrade), WSG_ERR_TIMEOUT,
+                               (refused by on_upgrade, or adopted over
+                               max_connections), WSG_ERR_TIMEOUT,
                                WSG_ERR_PEER_CLOSED, WSG_ERR_IO, ... */
     const char *reason;     /* short reason; never NULL */
     const struct wsg_hs_request *request; /* the upgrade, or a plain GET
