@@ -494,9 +494,12 @@ WSG_API uint16_t wsg_server_port(const struct wsg_server *srv);
  * parser after the 101, never before: T8). `data` is not kept: the head is
  * fed at once to the request parser (which holds at most the head limits'
  * worth; a head over them is answered 431 or 414), only the bytes after a
- * complete head are copied. `fd` must be a connected stream socket (TCP
- * or Unix; any blocking mode): it is made non-blocking and close-on-exec;
- * the peer string comes from getpeername ("unix" for a Unix socket). No
+ * complete head are copied. With a transport factory (TLS), `data` is
+ * what the transport would have returned (plaintext): a front end that
+ * read TLS bytes itself cannot hand them over. `fd` must be a connected
+ * stream socket (TCP or Unix; any blocking mode): it is made non-blocking
+ * and close-on-exec; the peer string comes from getpeername ("unix" for a
+ * Unix socket). No
  * callback runs inside this call: on_upgrade (or the refusal) follows
  * from the loop. At max_connections the connection is taken and answered
  * 503 "too many connections" (on_http_refusal may amend it; on_refuse
@@ -504,8 +507,8 @@ WSG_API uint16_t wsg_server_port(const struct wsg_server *srv);
  * refusals count in wsg_server_session_count() while they are written
  * and linger (at most about 2 s), so the count may pass max_connections
  * by them; check the count first to answer otherwise.
- * Returns WSG_OK (fd is the server's; on_refuse or on_close will
- * follow), or, with fd closed by the call (if >= 0) and no callback:
+ * Returns WSG_OK (fd is the server's; on_refuse and/or on_close follow
+ * as for an accepted connection), or, with fd closed by the call (if >= 0) and no callback:
  * WSG_ERR_INVALID_ARG (srv NULL, fd < 0, data NULL with len > 0, fd not
  * a stream socket), WSG_ERR_CLOSED (after wsg_server_shutdown()),
  * WSG_ERR_IO (fd not connected, or fcntl failed), WSG_ERR_NOMEM, or the

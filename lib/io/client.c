@@ -193,8 +193,7 @@ int wsg_client_connect(struct wsg_loop *loop,
         if (!cfg->unix_path[0] ||
             strlen(cfg->unix_path) >= sizeof ((struct sockaddr_un *)0)->sun_path)
             return WSG_ERR_INVALID_ARG;
-    } else if (!cfg->host || !cfg->host[0] || !cfg->port ||
-               strlen(cfg->host) > 255) {
+    } else if (!cfg->host || !cfg->host[0] || !cfg->port) {
         return WSG_ERR_INVALID_ARG;
     }
     if (cfg->host && strlen(cfg->host) > 255)
