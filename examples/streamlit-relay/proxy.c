@@ -234,7 +234,9 @@ void relay_proxy_start(struct relay_conn *c)
         fwd.host.ptr = host->value;
         fwd.host.len = host->value_len;
     }
-    struct relay_up *u = relay_pool_get(r, false);
+    /* A request with a body gets a new connection: it cannot be sent
+     * again if an idle one turns out to be closed by the upstream. */
+    struct relay_up *u = relay_pool_get(r, body);
     if (!u) {
         r->st.upstream_errors++;
         relay_conn_error(c, 502, "upstream unavailable\n", close);
@@ -356,7 +358,10 @@ static bool resp_head(struct relay_conn *c, struct relay_up *u)
     }
     bool nobody = ex->head_method || st == 204 || st == 304;
     bool te = false;
-    ex->up_keep_alive = hd->keep_alive;
+    /* An answer before the whole request was sent (403 before an upload's
+     * body): the upstream may not read the rest; never reuse it. */
+    ex->up_keep_alive = hd->keep_alive && ex->req_done &&
+                        relay_buf_pending(&u->out) == 0;
     if (nobody) {
         te = hd->chunked && ex->head_method && !c->http10;
     } else if (hd->chunked || !hd->has_length) {
