@@ -11,12 +11,16 @@
 - payload() & co. come from the double itself, so a test recomputes exactly
   the bytes the double sends.
 
-Environment: WSGUARD_BUILD_DIR, WSGUARD_SOURCE_DIR (set by meson).
+Environment: WSGUARD_BUILD_DIR, WSGUARD_SOURCE_DIR (set by meson),
+WSGUARD_DOUBLE_SCRIPT, WSGUARD_RELAY_CMD (overrides).
 """
 import asyncio
+import atexit
 import json
 import os
 import re
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -37,7 +41,9 @@ from streamlit_double import (  # noqa: E402,F401
 
 BUILD = common.BUILD
 PYTHON = "/usr/bin/python3"
-DOUBLE = os.path.join(HERE, "streamlit_double.py")
+# WSGUARD_DOUBLE_SCRIPT: another double (e.g. a mutated copy, to see the
+# self-test fail).
+DOUBLE = os.environ.get("WSGUARD_DOUBLE_SCRIPT") or os.path.join(HERE, "streamlit_double.py")
 SUBPROTOCOLS = ["streamlit", "PLACEHOLDER_AUTH_TOKEN"]
 
 try:
@@ -47,6 +53,15 @@ except ImportError:  # pragma: no cover
     print("FAIL: python3-websockets not importable (run with /usr/bin/python3)")
     print("0 passed, 1 failed")
     sys.exit(1)
+
+
+TEMP_DIRS = []
+
+
+@atexit.register
+def _remove_temp_dirs():
+    for path in TEMP_DIRS:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def fail_exit(msg):
@@ -110,6 +125,7 @@ class Double(Proc):
 
     def __init__(self, *extra, base_path="", unix=False, record=True, wait=10.0):
         self.tmp = tempfile.mkdtemp(prefix="relaytest-")
+        TEMP_DIRS.append(self.tmp)   # removed at exit (records stay readable)
         self.record = os.path.join(self.tmp, "record.jsonl") if record else None
         self.unix = os.path.join(self.tmp, "double.sock") if unix else None
         self.base = ("/" + base_path.strip("/")) if base_path.strip("/") else ""
@@ -195,6 +211,37 @@ class Relay(Proc):
             except ValueError:
                 pass
         return evs
+
+
+class Chromium:
+    """Headless Chromium on `url` in its own process group (killed by stop()).
+    The double's page reports back through the WebSocket (?report=1)."""
+    EXE = os.environ.get("WSGUARD_CHROMIUM", "/usr/bin/chromium")
+
+    def __init__(self, url):
+        self.profile = tempfile.mkdtemp(prefix="relaytest-chromium-")
+        self.proc = None
+        if not os.access(self.EXE, os.X_OK):
+            return
+        self.proc = subprocess.Popen(
+            [self.EXE, "--headless", "--no-sandbox", "--disable-gpu",
+             "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", "--no-first-run", "--no-default-browser-check",
+             "--disable-dev-shm-usage", "--user-data-dir=" + self.profile, url],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True)
+        common.CHILDREN.append(self.proc)
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                try:
+                    os.killpg(self.proc.pid, sig)
+                    self.proc.wait(5)
+                    break
+                except (subprocess.TimeoutExpired, ProcessLookupError):
+                    continue
+        shutil.rmtree(self.profile, ignore_errors=True)
 
 
 # -- raw HTTP/1.1 ---------------------------------------------------------------------

@@ -24,31 +24,32 @@ Deterministic content (tests recompute it with the same functions):
   text, gzip-able; the .csv is an attachment): media_content(name)
 
 WebSocket control messages: binary b"CMD:" + JSON object, keys run in this
-order: info (reply b"INFO:" + JSON), echo (bool: echo other messages, default
-true), hello (N: later connections get an N-byte first message on open, 0
-off), send ([{"size": N, "seed": s?, "text": bool?}]), ping (payload string:
-a ping now), sleep (S <= 30: stop reading for S seconds), close (code, with
-"reason"). Bad commands get b"ERR:" + text. Other messages are echoed
-unchanged (text as text, binary as binary). Sent messages are cached by md5
-for _stcore/message.
+order: report (recorded as kind "report", no reply), info (reply b"INFO:" +
+JSON), echo (bool: echo other messages, default true), hello (N: later
+connections get an N-byte first message on open, 0 off), send ([{"size": N,
+"seed": s?, "text": bool?}]), ping (payload string: a ping now), sleep
+(S <= 30: stop reading for S seconds), close (code, with "reason"). Bad
+commands get b"ERR:" + text. Other messages are echoed unchanged (text as
+text, binary as binary). Sent binary messages are cached by md5 for
+_stcore/message.
 
 Record (--record): JSON lines. kind "http" (every request: method, target,
 path, query, version, headers as received (pairs), body_length, body_sha256,
 status, remote), "upload" (file name, length, sha256), "ws_open" (conn,
 headers, subprotocols, selected, session, resumed), "ws_msg" (conn, opcode,
 length, sha256, frames), "ws_ping"/"ws_pong" (conn, length), "ws_close"
-(conn, code, reason).
+(conn, code, reason), "report" (conn, report: what the page saw).
 """
 import argparse
 import asyncio
 import binascii
 import collections
+import functools
 import hashlib
 import json
 import logging
 import mimetypes
 import os
-import posixpath
 import re
 import shutil
 import signal
@@ -332,18 +333,7 @@ class Upload(Base):
 class Media(Common, tornado.web.StaticFileHandler):
     """Streamlit's MediaFileHandler: in-memory files through Tornado's
     StaticFileHandler (Range/206/416, HEAD, ETag)."""
-    _cache = collections.OrderedDict()
-
-    @classmethod
-    def _content(cls, name):
-        if name not in cls._cache:
-            data = media_content(name)
-            if data is None:
-                return None
-            cls._cache[name] = data
-            while len(cls._cache) > 2:
-                cls._cache.popitem(last=False)
-        return cls._cache[name]
+    _content = staticmethod(functools.lru_cache(maxsize=2)(media_content))
 
     def validate_absolute_path(self, root, absolute_path):
         if self._content(absolute_path) is None:
@@ -547,6 +537,8 @@ class Stream(Common, tornado.websocket.WebSocketHandler):
             await self.write_message(b"ERR:" + str(e).encode(), binary=True)
             return
         try:
+            if "report" in cmd:   # the page's results (index.html ?report=1)
+                RECORD("report", conn=self.conn, report=cmd["report"])
             if cmd.get("info"):
                 info = dict(conn=self.conn, session=self.session, resumed=self.resumed,
                             subprotocols=self.offered, selected=self.selected_subprotocol,
@@ -667,17 +659,13 @@ def make_app(opts, static, comp):
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--port", type=int, default=8501)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--unix")
-    p.add_argument("--base-path", default="")
-    p.add_argument("--record")
-    p.add_argument("--ping-interval", type=float, default=1.0)
-    p.add_argument("--ping-timeout", type=float, default=30.0)
-    p.add_argument("--not-ready", type=float, default=0.0)
-    p.add_argument("--max-upload", type=int, default=200 * MIB)
-    p.add_argument("--max-message", type=int, default=200 * 1000 * 1000)
-    p.add_argument("--hello", type=int, default=0)
+    for name, typ, default in [
+            ("port", int, 8501), ("host", str, "127.0.0.1"), ("unix", str, None),
+            ("base-path", str, ""), ("record", str, None), ("ping-interval", float, 1.0),
+            ("ping-timeout", float, 30.0), ("not-ready", float, 0.0),
+            ("max-upload", int, 200 * MIB), ("max-message", int, 200 * 1000 * 1000),
+            ("hello", int, 0)]:
+        p.add_argument("--" + name, type=typ, default=default)
     p.add_argument("--verbose", action="store_true")
     opts = p.parse_args(argv)
     if opts.host not in ("127.0.0.1", "::1", "localhost"):

@@ -427,6 +427,30 @@ def unix_socket():
     C.check("unix socket: removed on exit", not os.path.exists(d.unix))
 
 
+def chromium_page(d):
+    """Headless Chromium runs the page: health, host-config, an upload with
+    the cookie's token, the WebSocket with both subprotocols, messages
+    checked by sha256; the page reports through the WebSocket."""
+    sizes = [38, 1000000]
+    br = rt.Chromium(d.url + "/?send=%s&upload=1000&report=1" % ",".join(map(str, sizes)))
+    try:
+        if br.proc is None:
+            C.check("chromium installed at " + br.EXE, False, "apt-get install chromium")
+            return
+        rep = d.wait_record(lambda r: True, timeout=40, kind="report")
+    finally:
+        br.stop()
+    rep = rep["report"] if rep else {}
+    want = [[4, hashlib.sha256(b"\x0a\x02\x08\x01").hexdigest()]] + [
+        [n, hashlib.sha256(payload(rt.send_seed(i, n), n)).hexdigest()] for i, n in enumerate(sizes)]
+    C.check("chromium: page reported (health 200, host-config, upload 204, cookie, 'streamlit')",
+            rep.get("health") == "200" and rep.get("hostconfig", "").startswith("allowedOrigins")
+            and rep.get("upload") == "204" and rep.get("cookie") is True
+            and rep.get("protocol") == "streamlit", str(rep)[:300])
+    C.check("chromium: first-message echo and CMD send 38 B / 1 MB intact (sha256)",
+            rep.get("messages") == want, str(rep.get("messages")))
+
+
 def main():
     start = time.monotonic()
     d = rt.Double("--ping-interval", "1", "--max-upload", str(1024 * 1024))
@@ -442,6 +466,7 @@ def main():
             out = {}
         ws_records(d, out)
         raw_ws(d)
+        chromium_page(d)
     finally:
         rc = d.stop()
     C.check("double exits 0 on SIGTERM", rc == 0, str(rc))
