@@ -170,12 +170,12 @@ void relay_conn_finish(struct relay_conn *c, bool close)
     relay_conn_update(c);
 }
 
-void relay_conn_error(struct relay_conn *c, int status, const char *text,
-                      bool close)
+static void answer(struct relay_conn *c, int status, const char *text,
+                   const struct wsg_header *extra, size_t nextra, bool close)
 {
     struct relay *r = c->r;
     if (!relay_error_render(&c->out, status, text, r->sec_list, r->sec_count,
-                            NULL, 0, close, P(c)->req_head)) {
+                            extra, nextra, close, P(c)->req_head)) {
         relay_conn_kill(c);
         return;
     }
@@ -184,6 +184,12 @@ void relay_conn_error(struct relay_conn *c, int status, const char *text,
         fprintf(stderr, "wsg-relay: %s: %d %s\n", c->peer_text, status,
                 text ? text : "");
     relay_conn_finish(c, close);
+}
+
+void relay_conn_error(struct relay_conn *c, int status, const char *text,
+                      bool close)
+{
+    answer(c, status, text, NULL, 0, close);
 }
 
 void relay_respond(struct relay_conn *c, int status, const char *content_type,
@@ -247,6 +253,43 @@ static void client_of(struct relay_conn *c, const struct relay_head *hd)
         &c->peer, r->trusted, r->trusted_count, &req,
         r->client_ip_header[0] ? r->client_ip_header : NULL);
     wsg_addr_format(&a, c->client, sizeof c->client);
+}
+
+/* H1 for proxied requests that did not arrive over HTTPS: with
+ * https-redirect, GET and HEAD get the guard's 301 to https://Host/target
+ * (its Host allowlist and audit event included); with require-https,
+ * anything else gets 403. Returns true when answered. */
+static bool https_only(struct relay_conn *c, const struct relay_head *hd,
+                       const struct wsg_header *host, bool close)
+{
+    struct relay *r = c->r;
+    if ((!r->require_https && !r->https_redirect) ||
+        strcmp(relay_forwarded_proto(c->peer_trusted, hd->h, hd->n),
+               "https") == 0)
+        return false;
+    bool get = hd->method == HTTP_GET || hd->method == HTTP_HEAD;
+    if (r->https_redirect && get && r->guard && host) {
+        struct wsg_hs_request req;
+        memset(&req, 0, sizeof req);
+        req.target = hd->target;
+        req.path = hd->path;
+        req.query = hd->query;
+        req.host.ptr = host->value;
+        req.host.len = host->value_len;
+        req.headers = hd->h;
+        req.header_count = hd->n;
+        struct wsg_guard_peer peer = {.addr = c->peer, .text = c->peer_text};
+        static struct wsg_guard_verdict v; /* one loop per thread */
+        if (wsg_guard_http(r->guard, &req, &peer, 403, &v) == WSG_OK &&
+            (v.status == 301 || v.status == 403)) {
+            answer(c, v.status, v.status == 301 ? "use https\n"
+                                                : "https required\n",
+                   v.headers, v.header_count, close);
+            return true;
+        }
+    }
+    relay_conn_error(c, 403, "https required\n", close);
+    return true;
 }
 
 static void handoff(struct relay_conn *c)
@@ -328,7 +371,8 @@ static void route(struct relay_conn *c)
             relay_conn_error(c, 404, "not found\n", close);
         return;
     }
-    relay_proxy_start(c);
+    if (!https_only(c, hd, host, close))
+        relay_proxy_start(c);
 }
 
 /* ---- input --------------------------------------------------------------------- */
@@ -563,6 +607,11 @@ static int load_policy(struct relay *r)
             }
             i = j + 1;
         }
+        char b[8];
+        r->require_https = wsg_policy_get(p, "require-https", b, sizeof b) &&
+                           strcmp(b, "true") == 0;
+        r->https_redirect = wsg_policy_get(p, "https-redirect", b, sizeof b) &&
+                            strcmp(b, "true") == 0;
         n = wsg_policy_get(p, "client-ip-header", r->client_ip_header,
                            sizeof r->client_ip_header);
         if (n >= sizeof r->client_ip_header)

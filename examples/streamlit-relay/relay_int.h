@@ -84,6 +84,8 @@ struct relay {
     struct wsg_cidr trusted[RELAY_MAX_TRUSTED];
     size_t trusted_count;
     char client_ip_header[64];      /* "" : none */
+    bool require_https;             /* H1: refuse plain-HTTP requests */
+    bool https_redirect;            /* H1: GET/HEAD -> 301 https:// */
     struct wsg_security_headers sec;
     char sec_text[4][1024];         /* values read from the policy */
     struct wsg_header sec_list[8];  /* H10, every HTTP response */

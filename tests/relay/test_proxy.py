@@ -190,6 +190,30 @@ def trusted_proxy(d):
         rl.stop()
 
 
+def https_only(d):
+    rl = rt.Relay(d, "--require-https", "--https-redirect", "--trusted-proxy", "127.0.0.1/32")
+    try:
+        b = rl.addr()
+        before = len(d.records("http"))
+        c = rt.HttpConn(b)
+        r = c.request("GET", "/media/bytes-10.bin?x=1")
+        C.check("H1: plain-HTTP GET -> 301 to https://Host/target, hardened", r.status == 301
+                and r.h("Location") == "https://%s/media/bytes-10.bin?x=1" % c.host and hardened(r), repr(r))
+        r = c.request("POST", "/_stcore/upload_file/a/b", body=b"z")
+        C.check("H1: plain-HTTP POST -> 403", r.status == 403, repr(r))
+        c.close()
+        time.sleep(0.2)
+        C.check("H1: neither reached the upstream", len(d.records("http")) == before)
+        r = http(b, "GET", "/media/bytes-10.bin", [("X-Forwarded-Proto", "https")])
+        C.check("H1: over HTTPS at a trusted front end -> proxied", r.status == 200
+                and r.body == rt.media_content("bytes-10.bin"), repr(r))
+        r = http(b, "GET", "/_wsguard/health")
+        C.check("H1: the relay's own endpoints are exempt (App Service probes over HTTP)",
+                r.status not in (301, 403), repr(r))
+    finally:
+        rl.stop()
+
+
 # -- paths (T15) -----------------------------------------------------------------------
 
 def paths(d, rl):
@@ -397,6 +421,7 @@ def main():
         r = http(rl.addr(), "GET", "/ws-elsewhere", [("Upgrade", "websocket"), ("Connection", "Upgrade")])
         C.check("WebSocket upgrade on another path -> 404", r.status == 404 and hardened(r), repr(r))
         trusted_proxy(d)
+        https_only(d)
         max_upload(d)
     finally:
         rc = rl.stop()
