@@ -331,6 +331,15 @@ static void route(struct relay_conn *c)
         relay_conn_error(c, 400, "bad request\n", true);
         return;
     }
+    const struct wsg_header *te = NULL;
+    size_t tes = relay_hdr_count(hd->h, hd->n, "Transfer-Encoding", &te);
+    if (tes > 1 || (tes == 1 && !relay_name_is(te->value, te->value_len,
+                                                "chunked"))) {
+        /* Only "chunked" is re-framed; any other coding would reach the
+         * upstream unlabelled (RFC 9112 section 6.1). */
+        relay_conn_error(c, 400, "unsupported Transfer-Encoding\n", true);
+        return;
+    }
     if (relay_path_check(hd->target.ptr, hd->target.len, &why)) {
         r->st.refused_path++;
         char msg[96];

@@ -236,6 +236,48 @@ def paths(d, rl):
     C.check("query is not inspected (..%2f in the query passes)", r.status == 200, repr(r))
 
 
+def smuggling(d, rl):
+    """Ambiguous framing and malformed heads: 400, connection closed, and
+    nothing reaches the upstream."""
+    b = rl.addr()
+    cases = [
+        ("CL and TE", b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                      b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+        ("two Content-Lengths", b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n"
+                                b"Content-Length: 2\r\n\r\nab"),
+        ("TE gzip, chunked", b"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"),
+        ("TE twice", b"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+        ("bare LF", b"GET /a HTTP/1.1\nHost: x\n\n"),
+        ("obs-fold", b"GET /a HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n 2\r\n\r\n"),
+        ("space before colon", b"GET /a HTTP/1.1\r\nHost : x\r\n\r\n"),
+        ("no Host", b"GET /a HTTP/1.1\r\nX: y\r\n\r\n"),
+        ("two Hosts", b"GET /a HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n"),
+        ("HTTP/2.0 line", b"GET /a HTTP/2.0\r\nHost: x\r\n\r\n"),
+    ]
+    before = len(d.records("http"))
+    for name, raw in cases:
+        c = rt.HttpConn(b)
+        c.send(raw)
+        r = c.read_response()
+        C.check("framing: %s -> 400, then closed" % name, r.status == 400 and c.closed_by_peer(3), repr(r))
+        c.close()
+    c = rt.HttpConn(b)
+    c.send(b"PUT /_stcore/upload_file/s/z HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+           b"5\r\nhello\r\nzz\r\n")
+    r = c.read_response()
+    C.check("framing: bad chunk size mid-body -> 400, then closed", r.status == 400
+            and c.closed_by_peer(3), repr(r))
+    c.close()
+    r = http(b, "GET", "/a", [("X-Pad-%d" % i, "a" * 1000) for i in range(40)])
+    C.check("framing: a 40 kB head -> 431", r.status == 431, repr(r))
+    r = http(b, "GET", "/" + "a" * 9000)
+    C.check("framing: a 9 kB request line -> 414", r.status == 414, repr(r))
+    time.sleep(0.3)
+    reached = [x["target"] for x in d.records("http")[before:]]
+    C.check("framing: none of them reached the upstream complete", reached == [], str(reached))
+
+
 # -- keep-alive and pipelining ----------------------------------------------------------
 
 def keep_alive(d, rl):
@@ -416,6 +458,7 @@ def main():
         routes(d, rl)
         header_rules(d, rl)
         paths(d, rl)
+        smuggling(d, rl)
         keep_alive(d, rl)
         uploads(d, rl)
         r = http(rl.addr(), "GET", "/ws-elsewhere", [("Upgrade", "websocket"), ("Connection", "Upgrade")])
