@@ -508,6 +508,32 @@ def upstream_answers():
             all(r.status == 200 and r.h("Content-Length") == "5" and r.body == b"" for r in rs), repr(rs))
 
 
+def unix_and_base():
+    """A Unix-socket upstream with a base path: routes as direct, the
+    browser's Host forwarded, upgrades only on <base>/_stcore/stream."""
+    d = rt.Double(base_path="/app", unix=True)
+    rl = rt.Relay(d, "--base-path", "/app")
+    try:
+        b = rl.addr()
+        c = rt.HttpConn(b)
+        r1 = c.request("GET", "/app/")
+        r2 = c.request("GET", "/app/media/bytes-1000.bin", [("X-Mark", "unix-1")])
+        r3 = c.request("GET", "/app")
+        c.close()
+        C.check("unix upstream: page, media and the base redirect as direct", r1.status == 200
+                and r1.body == http(d.addr(), "GET", "/app/").body
+                and r2.body == rt.media_content("bytes-1000.bin")
+                and r3.status == 301 and r3.h("Location") == "/app/", "%r %r %r" % (r1, r2, r3))
+        rec = d.wait_record(lambda x: ["X-Mark", "unix-1"] in x.get("headers", []), kind="http")
+        C.check("unix upstream: the browser's Host is forwarded", rec and hdrs(rec).get("host") == c.host,
+                str(rec and hdrs(rec)))
+        r = http(b, "GET", "/_stcore/stream", [("Upgrade", "websocket"), ("Connection", "Upgrade")])
+        C.check("base path: an upgrade on /_stcore/stream (outside the base) -> 404", r.status == 404, repr(r))
+    finally:
+        rl.stop()
+        d.stop()
+
+
 def failures():
     class Fake:
         unix = None
@@ -561,6 +587,7 @@ def main():
         d.stop()
     C.check("relay exits 0 on SIGTERM", rc == 0, str(rc))
     C.check("relay printed no error for good traffic", "start-up failed" not in rl.text(), rl.text()[-300:])
+    unix_and_base()
     failures()
     upstream_answers()
     print("took %.1f s" % (time.monotonic() - start))
