@@ -391,7 +391,7 @@ static void process_head(struct relay_conn *c)
     size_t used = 0;
     if (!P(c)->head_timing) {
         P(c)->head_timing = true;
-        arm(c, RELAY_HEAD_TIMEOUT_MS);
+        arm(c, c->r->head_timeout_ms);
     }
     enum relay_feed f = relay_http_feed(&c->http, relay_buf_data(&c->in),
                                         relay_buf_pending(&c->in), &used);
@@ -561,7 +561,7 @@ static void conn_new(struct relay *r, int fd, const struct sockaddr *sa,
     r->st.conns_total++;
     c->state = RC_HEAD;
     P(c)->head_timing = true;
-    arm(c, RELAY_HEAD_TIMEOUT_MS);
+    arm(c, c->r->head_timeout_ms);
 }
 
 static void on_accept(struct wsg_watch *w, unsigned revents, void *ud)
@@ -578,6 +578,14 @@ static void on_accept(struct wsg_watch *w, unsigned revents, void *ud)
         socklen_t len = sizeof ss;
         int fd = accept4(r->listen_fd, (struct sockaddr *)&ss, &len,
                          SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE ||
+                       errno == ENOBUFS || errno == ENOMEM)) {
+            /* Out of descriptors: a level-triggered listener would spin;
+             * pause it for 100 ms. */
+            wsg_watch_set(r->listen_w, 0);
+            wsg_timer_start(r->accept_t, wsg_loop_now(r->loop) + 100);
+            return;
+        }
         if (fd < 0)
             return; /* EAGAIN, or a transient error: try next time */
         conn_new(r, fd, (struct sockaddr *)&ss, len);
@@ -621,6 +629,14 @@ static int load_policy(struct relay *r)
                            strcmp(b, "true") == 0;
         r->https_redirect = wsg_policy_get(p, "https-redirect", b, sizeof b) &&
                             strcmp(b, "true") == 0;
+        /* handshake-timeout: seconds with up to 3 decimals */
+        char t[32];
+        if (wsg_policy_get(p, "handshake-timeout", t, sizeof t) &&
+            t[0] >= '0' && t[0] <= '9') {
+            double sec = strtod(t, NULL);
+            if (sec >= 0.1 && sec <= 600)
+                r->head_timeout_ms = (uint32_t)(sec * 1000 + 0.5);
+        }
         n = wsg_policy_get(p, "client-ip-header", r->client_ip_header,
                            sizeof r->client_ip_header);
         if (n >= sizeof r->client_ip_header)
@@ -697,10 +713,21 @@ static int listen_on(struct relay *r)
     return 0;
 }
 
+static void accept_resume(struct wsg_timer *t, void *ud)
+{
+    struct relay *r = ud;
+    (void)t;
+    if (r->listen_w && r->st.conns_open < RELAY_MAX_CONNS)
+        wsg_watch_set(r->listen_w, WSG_IO_READ);
+}
+
 int relay_front_init(struct relay *r)
 {
     r->listen_fd = -1;
+    r->head_timeout_ms = RELAY_HEAD_TIMEOUT_MS;
     if (load_policy(r) != 0)
+        return -1;
+    if (wsg_timer_new(r->loop, accept_resume, r, &r->accept_t) != WSG_OK)
         return -1;
     if (listen_on(r) != 0)
         return -1;
@@ -717,6 +744,8 @@ void relay_front_stop_accepting(struct relay *r)
 {
     wsg_watch_free(r->listen_w);
     r->listen_w = NULL;
+    wsg_timer_free(r->accept_t);
+    r->accept_t = NULL;
     if (r->listen_fd >= 0)
         close(r->listen_fd);
     r->listen_fd = -1;

@@ -30,7 +30,8 @@
 #define RELAY_IO_CHUNK (64u * 1024)     /* bytes per read() */
 #define RELAY_MAX_CONNS 10000           /* browser connections held */
 #define RELAY_HEAD_TIMEOUT_MS 10000     /* a request head, first byte to
-                                           last (slowloris, T5) */
+                                           last (slowloris, T5); the
+                                           policy's handshake-timeout */
 #define RELAY_KEEPALIVE_MS 300000       /* idle browser connection between
                                            requests (> Azure's 240 s) */
 #define RELAY_BODY_STALL_MS 60000       /* no request body byte for this
@@ -72,6 +73,8 @@ struct relay {
     /* front.c */
     int listen_fd;
     struct wsg_watch *listen_w;
+    struct wsg_timer *accept_t;     /* resumes accepting after EMFILE */
+    uint32_t head_timeout_ms;       /* request head deadline */
     struct relay_conn *conns;       /* every browser connection */
 
     /* pool.c */

@@ -508,6 +508,40 @@ def upstream_answers():
             all(r.status == 200 and r.h("Content-Length") == "5" and r.body == b"" for r in rs), repr(rs))
 
 
+def slow_heads(d):
+    """T5: the request head has a deadline from its first byte (the
+    policy's handshake-timeout), not reset by trickled bytes."""
+    rl = rt.Relay(d, "--handshake-timeout", "1")
+    try:
+        b = rl.addr()
+        c = rt.HttpConn(b)
+        t0 = time.monotonic()
+        closed = c.closed_by_peer(4)
+        C.check("T5: a silent connection is closed after ~1 s", closed
+                and 0.8 < time.monotonic() - t0 < 3, "%.2f s" % (time.monotonic() - t0))
+        c.close()
+        c = rt.HttpConn(b)
+        t0 = time.monotonic()
+        alive = True
+        for ch in b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaa":
+            if not c.send(bytes([ch])) or time.monotonic() - t0 > 4:
+                break
+            time.sleep(0.1)
+        closed = c.closed_by_peer(3)
+        C.check("T5: a head trickled byte by byte is cut at the deadline",
+                closed and time.monotonic() - t0 < 4.5, "%.2f s" % (time.monotonic() - t0))
+        c.close()
+        c = rt.HttpConn(b)
+        r1 = c.request("GET", "/media/bytes-10.bin")
+        time.sleep(1.5)
+        r2 = c.request("GET", "/media/bytes-11.bin")
+        c.close()
+        C.check("T5: an idle keep-alive connection between requests is not cut by the head deadline",
+                r1.status == 200 and r2.status == 200, "%r %r" % (r1, r2))
+    finally:
+        rl.stop()
+
+
 def unix_and_base():
     """A Unix-socket upstream with a base path: routes as direct, the
     browser's Host forwarded, upgrades only on <base>/_stcore/stream."""
@@ -582,6 +616,7 @@ def main():
         trusted_proxy(d)
         https_only(d)
         max_upload(d)
+        slow_heads(d)
     finally:
         rc = rl.stop()
         d.stop()
