@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <wsguard/io.h>
@@ -50,6 +51,36 @@ void relay_count_status(struct relay *r, int status)
 {
     if (status >= 100 && status < 600)
         r->st.responses[status / 100]++;
+}
+
+void relay_audit_refuse(struct relay_conn *c, int status, int control,
+                        const char *reason, const struct wsg_span *path)
+{
+    struct relay *r = c->r;
+    if (!r->audit)
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    char p[256] = "", client[WSG_ADDR_STRLEN];
+    if (path && path->ptr) {
+        size_t n = path->len < sizeof p - 1 ? path->len : sizeof p - 1;
+        memcpy(p, path->ptr, n);
+        p[n] = '\0';
+    }
+    if (c->client[0] == '\0') /* no head parsed: the socket peer */
+        wsg_addr_format(&c->peer, client, sizeof client);
+    struct wsg_audit_event ev = {
+        .time_ms = (uint64_t)ts.tv_sec * 1000u +
+                   (uint64_t)ts.tv_nsec / 1000000u,
+        .event = "refuse",
+        .control = control,
+        .client = c->client[0] ? c->client : client,
+        .peer = c->peer_text,
+        .path = p[0] ? p : NULL,
+        .status = status,
+        .reason = reason,
+    };
+    r->audit(r->audit_ud, &ev);
 }
 
 static void arm(struct relay_conn *c, uint32_t ms)
@@ -288,6 +319,7 @@ static bool https_only(struct relay_conn *c, const struct relay_head *hd,
             return true;
         }
     }
+    relay_audit_refuse(c, 403, WSG_H1, "https required", &hd->path);
     relay_conn_error(c, 403, "https required\n", close);
     return true;
 }
@@ -327,7 +359,9 @@ static void route(struct relay_conn *c)
     const struct wsg_header *host = NULL;
     size_t hosts = relay_hdr_count(hd->h, hd->n, "Host", &host);
 
+    client_of(c, hd);
     if (hd->major != 1 || (hosts != 1 && !(c->http10 && hosts == 0))) {
+        relay_audit_refuse(c, 400, WSG_H13, "bad Host or version", &hd->path);
         relay_conn_error(c, 400, "bad request\n", true);
         return;
     }
@@ -337,11 +371,14 @@ static void route(struct relay_conn *c)
                                                 "chunked"))) {
         /* Only "chunked" is re-framed; any other coding would reach the
          * upstream unlabelled (RFC 9112 section 6.1). */
+        relay_audit_refuse(c, 400, WSG_H13, "unsupported Transfer-Encoding",
+                           &hd->path);
         relay_conn_error(c, 400, "unsupported Transfer-Encoding\n", true);
         return;
     }
     if (relay_path_check(hd->target.ptr, hd->target.len, &why)) {
         r->st.refused_path++;
+        relay_audit_refuse(c, 400, WSG_H13, why, &hd->path);
         char msg[96];
         snprintf(msg, sizeof msg, "%s\n", why);
         relay_conn_error(c, 400, msg, close);
@@ -351,7 +388,6 @@ static void route(struct relay_conn *c)
         relay_conn_error(c, 503, "shutting down\n", true);
         return;
     }
-    client_of(c, hd);
     const struct wsg_header *up = NULL;
     bool ws = relay_hdr_count(hd->h, hd->n, "Upgrade", &up) > 0 &&
               relay_list_has(up->value, up->value_len, "websocket", 9);
@@ -404,7 +440,11 @@ static void process_head(struct relay_conn *c)
         char msg[96];
         snprintf(msg, sizeof msg, "%s\n", c->http.why ? c->http.why : "bad request");
         P(c)->req_head = false;
-        relay_conn_error(c, c->http.status ? c->http.status : 400, msg, true);
+        int st = c->http.status ? c->http.status : 400;
+        c->client[0] = '\0';
+        relay_audit_refuse(c, st, st == 414 || st == 431 ? WSG_H5 : WSG_H13,
+                           c->http.why ? c->http.why : "bad request", NULL);
+        relay_conn_error(c, st, msg, true);
         return;
     }
     /* RELAY_HEAD: the head's spans point into c->in until consumed. */
@@ -506,9 +546,10 @@ static void conn_timer(struct wsg_timer *t, void *ud)
     }
     switch (c->state) {
     case RC_HEAD:
-        if (P(c)->head_timing && c->r->cfg->verbose)
-            fprintf(stderr, "wsg-relay: %s: request head timeout\n",
-                    c->peer_text);
+        if (P(c)->head_timing && relay_buf_pending(&c->in) > 0) {
+            c->client[0] = '\0';
+            relay_audit_refuse(c, 0, WSG_H7, "request head timeout", NULL);
+        }
         relay_conn_kill(c); /* slowloris or idle keep-alive */
         break;
     case RC_CLOSING:

@@ -215,6 +215,23 @@ static int parse_args(int argc, char **argv, struct relay_config *cfg,
     return wsg_policy_check(cfg->policy, err, cap) == WSG_OK ? 0 : -1;
 }
 
+/* Audit events (H11): one JSON line each on stdout. */
+static void on_audit(void *ud, const struct wsg_audit_event *ev)
+{
+    char buf[2048], *p = buf;
+    (void)ud;
+    size_t n = wsg_audit_json(ev, buf, sizeof buf);
+    if (n >= sizeof buf) {
+        if (!(p = malloc(n + 1)))
+            return;
+        wsg_audit_json(ev, p, n + 1);
+    }
+    fwrite(p, 1, n, stdout);
+    fflush(stdout);
+    if (p != buf)
+        free(p);
+}
+
 static void on_signal(struct wsg_watch *w, unsigned revents, void *ud)
 {
     struct relay *r = ud;
@@ -256,6 +273,10 @@ int main(int argc, char **argv)
     int sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 
     r.cfg = &cfg;
+    if (cfg.audit) {
+        r.audit = on_audit;
+        wsg_policy_set_audit(cfg.policy, on_audit, &r);
+    }
     struct wsg_watch *sigw = NULL;
     if (wsg_loop_new(NULL, &r.loop) != WSG_OK ||
         wsg_guard_new(cfg.policy, NULL, &r.guard) != WSG_OK ||

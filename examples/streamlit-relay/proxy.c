@@ -208,6 +208,8 @@ void relay_proxy_start(struct relay_conn *c)
     ex->head_method = hd->method == HTTP_HEAD;
     if (hd->has_length && hd->length > r->cfg->max_upload) {
         r->st.refused_upload++;
+        relay_audit_refuse(c, 413, WSG_H5, "request body too large",
+                           &hd->path);
         relay_conn_error(c, 413, "request body too large\n", true);
         return;
     }
@@ -299,6 +301,10 @@ void relay_proxy_input(struct relay_conn *c)
             release_up(c, false);
             if (st == 413)
                 c->r->st.refused_upload++;
+            relay_audit_refuse(c, st, st == 413 ? WSG_H5 : WSG_H13,
+                               st == 413 ? "request body too large"
+                                         : "bad request body",
+                               NULL);
             if (ex->resp_head)
                 relay_conn_kill(c);
             else

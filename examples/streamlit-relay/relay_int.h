@@ -69,6 +69,11 @@ struct relay {
     void *ep;                       /* endpoints.c's state */
     struct relay_stats st;
     bool draining;                  /* stop accepting; 503 new requests */
+    /* Audit events (H11) of the relay itself: refusals of the HTTP side
+     * (and ws.c's). main.c sets it (and the policy's callback) to print
+     * JSON lines on stdout; NULL: none. */
+    void (*audit)(void *ud, const struct wsg_audit_event *ev);
+    void *audit_ud;
 
     /* front.c */
     int listen_fd;
@@ -181,6 +186,10 @@ void relay_conn_error(struct relay_conn *c, int status, const char *text,
 void relay_conn_finish(struct relay_conn *c, bool close);
 /* Ends the connection now (no more output). */
 void relay_conn_kill(struct relay_conn *c);
+/* A "refuse" audit event for the current request of `c`: control id,
+ * status, reason; the path when a head was parsed (`path` may be NULL). */
+void relay_audit_refuse(struct relay_conn *c, int status, int control,
+                        const char *reason, const struct wsg_span *path);
 /* Counts a response by status class. */
 void relay_count_status(struct relay *r, int status);
 

@@ -57,6 +57,16 @@ def upstream_conns(port):
     return n
 
 
+def events(rl, pred, count=1, timeout=2.0):
+    """The relay's audit events matching pred, waiting (bounded) for count."""
+    deadline = time.monotonic() + timeout
+    while True:
+        evs = [e for e in rl.events() if pred(e)]
+        if len(evs) >= count or time.monotonic() > deadline:
+            return evs
+        time.sleep(0.05)
+
+
 def seen(d, pred):
     return [x for x in d.records("http") if pred(x)]
 
@@ -201,6 +211,9 @@ def https_only(d):
                 and r.h("Location") == "https://%s/media/bytes-10.bin?x=1" % c.host and hardened(r), repr(r))
         r = c.request("POST", "/_stcore/upload_file/a/b", body=b"z")
         C.check("H1: plain-HTTP POST -> 403", r.status == 403, repr(r))
+        evs = events(rl, lambda e: e.get("event") == "refuse" and e.get("control") == "H1", 2)
+        C.check("H1: audit events for the redirect (301) and the refusal (403)",
+                sorted(e.get("status") for e in evs) == [301, 403], str(evs))
         c.close()
         time.sleep(0.2)
         C.check("H1: neither reached the upstream", len(d.records("http")) == before)
@@ -230,6 +243,11 @@ def paths(d, rl):
     time.sleep(0.3)
     reached = [x["target"] for x in d.records("http")[before:]]
     C.check("path tricks never reached the upstream", reached == [], str(reached))
+    evs = events(rl, lambda e: e.get("event") == "refuse" and e.get("control") == "H13"
+                 and e.get("status") == 400, len(tricks))
+    C.check("path tricks: one 'refuse' audit event each (H13, client address, path)",
+            len(evs) >= len(tricks) and all(e.get("client") == "127.0.0.1" for e in evs)
+            and any(e.get("path") == "/a/../b" for e in evs), str(evs[:2]))
     r = http(b, "GET", "/a/b/../c?x=../..%2f")
     C.check("dot segment before the query refused too", r.status == 400, repr(r))
     r = http(b, "GET", "/media/bytes-10.bin?x=../..%2f")
@@ -278,6 +296,12 @@ def smuggling(d, rl):
     reached = [x["target"] for x in d.records("http")[before:]
                if x["target"].startswith(("/a", "/_stcore/upload_file/s/z"))]
     C.check("framing: none of them reached the upstream complete", reached == [], str(reached))
+    evs = [e for e in rl.events() if e.get("event") == "refuse"]
+    C.check("framing: audit events for 414/431 (H5) and malformed heads (H13)",
+            any(e.get("status") == 431 and e.get("control") == "H5" for e in evs)
+            and any(e.get("status") == 414 and e.get("control") == "H5" for e in evs)
+            and any(e.get("reason") == "bare LF in HTTP head" and e.get("control") == "H13" for e in evs),
+            str(evs[-4:]))
 
 
 # -- keep-alive and pipelining ----------------------------------------------------------
@@ -380,6 +404,9 @@ def max_upload(d):
         time.sleep(0.3)
         C.check("--max-upload: the 413 request never reached the upstream",
                 not [x for x in d.records("http")[before:] if x.get("target") == "/_stcore/upload_file/s/f"])
+        C.check("--max-upload: audit event (refuse, H5, 413)",
+                events(rl, lambda e: e.get("event") == "refuse" and e.get("control") == "H5"
+                       and e.get("status") == 413), str(rl.events()))
         c = rt.HttpConn(b, timeout=10)
         r = c.request("PUT", "/_stcore/upload_file/s/g", chunks=[b"x" * 300000] * 5)
         C.check("--max-upload: chunked body over it -> 413, then closed", r.status == 413
@@ -530,6 +557,9 @@ def slow_heads(d):
         closed = c.closed_by_peer(3)
         C.check("T5: a head trickled byte by byte is cut at the deadline",
                 closed and time.monotonic() - t0 < 4.5, "%.2f s" % (time.monotonic() - t0))
+        evs = events(rl, lambda e: e.get("control") == "H7")
+        C.check("T5: one audit event (H7) for the trickled head, none for the silent connection",
+                len(evs) == 1 and evs[0].get("reason") == "request head timeout", str(evs))
         c.close()
         c = rt.HttpConn(b)
         r1 = c.request("GET", "/media/bytes-10.bin")
