@@ -166,10 +166,15 @@ struct relay_up {
     struct relay_http http;     /* response parser */
 };
 
-/* ---- front.c -------------------------------------------------------------- */
+/* ---- front.c, listen.c ------------------------------------------------------ */
 
-/* Reads trust and security headers from the policy, opens the listener
- * and watches it. Returns 0 or -1 (message on stderr). */
+/* front.c: a new browser connection (listen.c accepted it); frees one. */
+void relay_conn_new(struct relay *r, int fd, const struct sockaddr *sa,
+                    socklen_t salen);
+void relay_conn_free(struct relay_conn *c);
+
+/* listen.c: reads trust and security headers from the policy, opens the
+ * listener and watches it. Returns 0 or -1 (message on stderr). */
 int relay_front_init(struct relay *r);
 /* Stops accepting (drain). */
 void relay_front_stop_accepting(struct relay *r);
