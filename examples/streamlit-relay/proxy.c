@@ -36,7 +36,8 @@ static void up_update(struct relay_up *u)
     struct relay_conn *c = u->c;
     bool read = c && !c->ex.resp_done &&
                 relay_buf_pending(&c->out) < RELAY_HIGH_WATER;
-    relay_up_want(u, read, relay_buf_pending(&u->out) > 0);
+    relay_up_want(u, read, relay_buf_pending(&u->out) > 0 &&
+                               !(c && c->ex.write_dead));
 }
 
 /* Ends the exchange's hold on its upstream connection. */
@@ -64,7 +65,7 @@ void relay_proxy_abort(struct relay_conn *c)
 
 bool relay_proxy_want_read(const struct relay_conn *c)
 {
-    return c->ex.up && !c->ex.req_done &&
+    return c->ex.up && !c->ex.req_done && !c->ex.write_dead &&
            relay_buf_pending(&c->ex.up->out) < RELAY_HIGH_WATER;
 }
 
@@ -77,6 +78,10 @@ void relay_proxy_drained(struct relay_conn *c)
 /* false: the upstream connection broke. */
 static bool up_flush(struct relay_up *u)
 {
+    if (u->c && u->c->ex.write_dead) {
+        relay_buf_consume(&u->out, relay_buf_pending(&u->out));
+        return true;
+    }
     while (!u->connecting && relay_buf_pending(&u->out) > 0) {
         ssize_t n = send(u->fd, relay_buf_data(&u->out),
                          relay_buf_pending(&u->out), MSG_NOSIGNAL);
@@ -138,6 +143,25 @@ static void up_broken(struct relay_conn *c, int err)
                          !ex->req_done || !c->keep_alive);
 }
 
+/* Sending to the upstream failed. Before any answer, on a connection of
+ * its own, the upstream may have answered early (403 before an upload's
+ * body) and closed: keep reading for that answer; the browser connection
+ * closes after it. Otherwise as up_broken. */
+static void write_failed(struct relay_conn *c)
+{
+    struct relay_exchange *ex = &c->ex;
+    if (ex->resp_head || !ex->up || ex->up->reused || ex->write_dead) {
+        up_broken(c, WSG_ERR_IO);
+        return;
+    }
+    ex->write_dead = true;
+    ex->close_after = true;
+    ex->retried = true;
+    relay_buf_consume(&ex->up->out, relay_buf_pending(&ex->up->out));
+    up_update(ex->up);
+    relay_conn_update(c);
+}
+
 void relay_proxy_up_failed(struct relay_up *u, int err)
 {
     if (u->c)
@@ -151,8 +175,8 @@ static void ex_timer(struct wsg_timer *t, void *ud)
     (void)t;
     if (!ex->up || c->state != RC_PROXY)
         return;
-    if (!ex->resp_head && !ex->req_done && !ex->up->connecting &&
-        relay_buf_pending(&ex->up->out) == 0) {
+    if (!ex->resp_head && !ex->req_done && !ex->write_dead &&
+        !ex->up->connecting && relay_buf_pending(&ex->up->out) == 0) {
         /* waiting for the browser's body, not for the upstream */
         release_up(c, false);
         relay_conn_error(c, 408, "request body timed out\n", true);
@@ -264,7 +288,7 @@ void relay_proxy_start(struct relay_conn *c)
         relay_buf_puts(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
     ex_arm(c);
     if (!up_flush(u)) {
-        up_broken(c, WSG_ERR_IO);
+        write_failed(c);
         return;
     }
     up_update(u);
@@ -320,7 +344,7 @@ void relay_proxy_input(struct relay_conn *c)
     if (progress)
         ex_arm(c);
     if (!up_flush(u)) {
-        up_broken(c, WSG_ERR_IO);
+        write_failed(c);
         return;
     }
     up_update(u);
@@ -477,7 +501,7 @@ void relay_proxy_up_io(struct relay_up *u, unsigned revents)
     struct relay_conn *c = u->c;
     if (revents & WSG_IO_WRITE) {
         if (!up_flush(u)) {
-            up_broken(c, WSG_ERR_IO);
+            write_failed(c);
             return;
         }
         if (!c->ex.req_done && relay_buf_pending(&u->out) < RELAY_HIGH_WATER &&

@@ -115,6 +115,10 @@ struct relay_exchange {
     bool up_keep_alive;        /* the upstream connection may be reused */
     bool close_after;          /* close the browser connection after */
     bool retried;              /* no (more) retry on a new connection */
+    bool write_dead;           /* the upstream stopped taking the request
+                                  (closed after an early answer): its
+                                  answer is still read; the rest of the
+                                  request is not sent */
     uint8_t *replay;           /* a bodiless request's upstream head, for
                                   one retry when a reused connection died */
     size_t replay_len;

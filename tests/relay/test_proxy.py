@@ -370,6 +370,14 @@ def uploads(d, rl):
     small_ctype, small = rt.multipart([("file", "s.bin", payload("small", 200000))])
     r = http(b, "PUT", "/_stcore/upload_file/s1/noxsrf", base + [("Content-Type", small_ctype)], small)
     C.check("upload without X-Xsrftoken -> 403 (upstream's)", r.status == 403 and hardened(r), repr(r))
+    ctype5, body5 = rt.multipart([("file", "m.bin", payload("mid", 5 * MB))])
+    ok = []
+    for i in range(3):
+        r = http(b, "PUT", "/_stcore/upload_file/s1/noxsrf5", base + [("Content-Type", ctype5)], body5,
+                 timeout=30)
+        ok.append(r.status)
+    C.check("5 MB upload without X-Xsrftoken -> 403 each time (answered before the body, then "
+            "the upstream closes: its answer is still passed on)", ok == [403] * 3, str(ok))
     r = http(b, "PUT", "/_stcore/upload_file/s1/chunked", base + [("Content-Type", small_ctype),
              ("X-Xsrftoken", cookie)], chunks=[small[:1000], small[1000:150000], small[150000:]])
     up = d.wait_record(lambda x: x.get("file") == "chunked", kind="upload")
