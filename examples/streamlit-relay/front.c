@@ -83,8 +83,14 @@ void relay_audit_refuse(struct relay_conn *c, int status, int control,
     r->audit(r->audit_ud, &ev);
 }
 
+/* A new deadline. A pending "process" kick is dropped: whoever arms is
+ * processing now; keeping it would turn the deadline into a kick (and a
+ * slow head's deadline into a fresh one). A pending free stays. */
 static void arm(struct relay_conn *c, uint32_t ms)
 {
+    if (P(c)->kick == KICK_FREE)
+        return;
+    P(c)->kick = KICK_NONE;
     wsg_timer_start(c->t, wsg_loop_now(c->r->loop) + ms);
 }
 
