@@ -105,6 +105,8 @@ void relay_conn_kill(struct relay_conn *c)
 {
     if (c->state == RC_PROXY)
         relay_proxy_abort(c);
+    if (c->state == RC_ENDPOINT)
+        relay_endpoint_cancel(c->r, c);
     c->state = RC_LINGER;
     relay_buf_consume(&c->out, relay_buf_pending(&c->out));
     kick(c, KICK_FREE);
@@ -113,6 +115,8 @@ void relay_conn_kill(struct relay_conn *c)
 void relay_conn_free(struct relay_conn *c)
 {
     struct relay *r = c->r;
+    if (c->state == RC_ENDPOINT)
+        relay_endpoint_cancel(r, c);
     relay_proxy_abort(c);
     if (c->prev)
         c->prev->next = c->next;

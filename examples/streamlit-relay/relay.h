@@ -81,6 +81,10 @@ struct relay_request {
 int relay_endpoint(struct relay *r, struct relay_conn *c,
                    const struct relay_request *req);
 
+/* endpoints.c: the connection `c` that waits for relay_respond() is going
+ * away (relay shutdown): forget it; never call relay_respond(c) after. */
+void relay_endpoint_cancel(struct relay *r, struct relay_conn *c);
+
 /* front.c: the complete answer to an endpoint request: status, a
  * Content-Type (NULL: text/plain; charset=utf-8), the body (HEAD: left
  * out), security headers (H10), Cache-Control: no-store. */
