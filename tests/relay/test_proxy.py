@@ -31,6 +31,16 @@ CSP_DEFAULT = ("default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-ev
                "media-src 'self' blob: data:; worker-src 'self' blob:; frame-ancestors 'self'")
 
 
+def csp_set(v):
+    """A CSP as {directive: set of sources}: order does not matter."""
+    out = {}
+    for d in (v or "").split(";"):
+        parts = d.split()
+        if parts:
+            out[parts[0].lower()] = frozenset(parts[1:])
+    return out
+
+
 def hardened(r):
     """No Server header, every security header (H10)."""
     return r.h("Server") is None and all(r.h(h) for h in SEC_HEADERS)
@@ -84,7 +94,8 @@ def routes(d, rl):
     C.check("index: 200, same page as direct", r.status == 200 and r.body == direct.body
             and r.h("Content-Type") == direct.h("Content-Type"), repr(r))
     C.check("index: Server header removed, security headers added", hardened(r), str(r.headers))
-    C.check("index: CSP is the Streamlit-compatible default", r.h("Content-Security-Policy") == CSP_DEFAULT,
+    C.check("index: CSP is the Streamlit-compatible default (same directives and sources)",
+            csp_set(r.h("Content-Security-Policy")) == csp_set(CSP_DEFAULT),
             str(r.h("Content-Security-Policy")))
     C.check("index: Set-Cookie (XSRF) passed", rt.cookie_value(r) is not None, str(r.all("Set-Cookie")))
     etag = r.h("Etag")
