@@ -91,6 +91,20 @@ void relay_endpoint_cancel(struct relay *r, struct relay_conn *c);
 void relay_respond(struct relay_conn *c, int status, const char *content_type,
                    const void *body, size_t len);
 
+/* probe.c: sends "GET <path>" to the upstream on a connection of its own
+ * (Connection: close) and calls done(ud, status) exactly once, from a loop
+ * callback, with the response's status, or 0 when none came within
+ * timeout_ms (refused, reset, malformed, silent, a 1xx). For the health
+ * endpoint: relay_upstream_probe(r, "<base>/_stcore/health", ...). Returns
+ * the probe, valid until done is called, or NULL (bad path, no memory,
+ * done never called). relay_probe_cancel: done is never called. */
+struct relay_probe;
+struct relay_probe *relay_upstream_probe(struct relay *r, const char *path,
+                                         uint32_t timeout_ms,
+                                         void (*done)(void *ud, int status),
+                                         void *ud);
+void relay_probe_cancel(struct relay_probe *p);
+
 /* ws.c: set up (after the loop, the guard and relay_front_init) and tear
  * down the WebSocket side (r->ws_server, r->ws). Return 0 or -1. */
 int relay_ws_init(struct relay *r);
