@@ -32,7 +32,7 @@ struct own_setting {
 
 static const struct own_setting OWN[O_COUNT] = {
     [O_LISTEN] = {"listen", true, "0.0.0.0:$WEBSITES_PORT, else $PORT, else 8080",
-                  "HOST:PORT or [IPv6]:PORT", "address for browsers"},
+                  "HOST:PORT or [IPv6]:PORT (port 0: any free port)", "address for browsers"},
     [O_UPSTREAM] = {"upstream", true, "http://127.0.0.1:8501",
                     "http://HOST:PORT or unix:/PATH", "the Streamlit server"},
     [O_BASE_PATH] = {"base-path", true, "none",
@@ -141,7 +141,7 @@ static bool host_port(const char *s, char *buf, size_t cap, const char **host,
         *host = buf;
         *port = colon + 1;
     }
-    return **host != '\0' && opts_parse_u64(*port, 1, 65535, &v);
+    return **host != '\0' && opts_parse_u64(*port, 0, 65535, &v);
 }
 
 static bool abs_path(const char *s)

@@ -1,5 +1,16 @@
-/* wsg-relay: start-up, the loop and signals (minimal: cli.c will replace
- * parse_args with the full flag and WSG_* environment handling). */
+/* wsg-relay: start-up, workers, the loop, signals and the drain.
+ *
+ * Start-up: the settings (cli.c: flags over WSG_* variables), the key
+ * file, the policy's own checks; --check-config and --report stop there.
+ * The compliance report is logged once to stderr (stdout carries only
+ * audit JSON lines). With --workers N > 1 the parent forks N workers, each
+ * with its own loop and SO_REUSEPORT listener, passes SIGTERM/SIGINT on
+ * and exits with the worst status.
+ *
+ * SIGTERM/SIGINT (a worker): stop accepting; /_wsguard/health answers 503;
+ * every browser WebSocket gets 1001 and its upstream leg follows; HTTP
+ * exchanges in flight finish; after --drain-timeout whatever is left is
+ * closed. A second signal ends the drain at once. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -7,220 +18,38 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <wsguard/io.h>
+#include <wsguard/version.h>
 
+#include "bridge.h"
+#include "cli.h"
 #include "relay_int.h"
 
-#define DEFAULT_CSP                                                          \
-    "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; " \
-    "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: https:; " \
-    "font-src 'self' data:; connect-src 'self' ws: wss:; "                  \
-    "media-src 'self' blob: data:; worker-src 'self' blob:; "               \
-    "frame-ancestors 'self'"
+#define DRAIN_POLL_MS 50u
+#define MAX_WORKERS 256
 
-static void usage(FILE *f)
-{
-    fputs("usage: wsg-relay [--listen HOST:PORT] [--upstream URL]\n"
-          "  --listen HOST:PORT      default 0.0.0.0:$WEBSITES_PORT, $PORT "
-          "or 8080\n"
-          "  --upstream URL          http://HOST:PORT or unix:/path "
-          "(default http://127.0.0.1:8501)\n"
-          "  --base-path /PREFIX     Streamlit's server.baseUrlPath\n"
-          "  --ws-path PATH          default BASE/_stcore/stream\n"
-          "  --max-upload SIZE       request body limit (default 200m; 413)\n"
-          "  --upstream-timeout S    no progress for S seconds: 504 "
-          "(default 30)\n"
-          "  --pool-idle N           idle upstream connections kept "
-          "(default 32)\n"
-          "  --csp POLICY            Content-Security-Policy of pages\n"
-          "  --verbose               diagnostics on stderr\n"
-          "  --NAME VALUE            any wsguard policy setting "
-          "(wsg-echo --help lists them)\n",
-          f);
-}
+extern char **environ;
 
-static bool parse_size(const char *s, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *s == '-')
-        return false;
-    unsigned shift = 0;
-    if (*end == 'k' || *end == 'K')
-        shift = 10;
-    else if (*end == 'm' || *end == 'M')
-        shift = 20;
-    else if (*end == 'g' || *end == 'G')
-        shift = 30;
-    if (shift)
-        end++;
-    if (*end || v > (UINT64_MAX >> shift))
-        return false;
-    *out = (uint64_t)v << shift;
-    return true;
-}
+struct worker {
+    struct relay r;
+    struct wsg_watch *sigw;
+    struct wsg_timer *drain_t;
+    uint64_t drain_deadline;
+    bool ws_done;
+    int signals;
+};
 
-static char *xstrdup(const char *s)
-{
-    char *d = strdup(s);
-    if (!d) {
-        fputs("wsg-relay: out of memory\n", stderr);
-        exit(1);
-    }
-    return d;
-}
-
-/* Fills `cfg` (and policy settings into cfg->policy) from the command
- * line. Returns 0, 1 (--help printed) or -1 (message in err). */
-static int parse_args(int argc, char **argv, struct relay_config *cfg,
-                      char *err, size_t cap)
-{
-    const char *port = getenv("WEBSITES_PORT");
-    if (!port || !*port)
-        port = getenv("PORT");
-    cfg->listen_host = "0.0.0.0";
-    cfg->listen_port = port && *port ? port : "8080";
-    cfg->upstream_host = "127.0.0.1";
-    cfg->upstream_port = "8501";
-    cfg->base_path = "";
-    cfg->own_prefix = "/_wsguard/";
-    cfg->max_upload = 200ull << 20;
-    cfg->max_message_down = 200000000;
-    cfg->csp = DEFAULT_CSP;
-    cfg->upstream_timeout_ms = 30000;
-    cfg->drain_timeout_ms = 10000;
-    cfg->pool_idle = 32;
-    cfg->workers = 1;
-    cfg->audit = true;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
-            return 1;
-        if (strcmp(a, "--verbose") == 0) {
-            cfg->verbose = true;
-            continue;
-        }
-        if (strncmp(a, "--", 2) != 0) {
-            snprintf(err, cap, "unexpected argument '%s'", a);
-            return -1;
-        }
-        const struct wsg_setting *row = wsg_policy_setting_find(a + 2);
-        const char *v = NULL;
-        bool flag = row && row->kind == WSG_SETTING_BOOL;
-        if (!flag) {
-            if (i + 1 >= argc) {
-                snprintf(err, cap, "%s needs a value", a);
-                return -1;
-            }
-            v = argv[++i];
-        }
-        char *sep;
-        if (strcmp(a, "--listen") == 0) {
-            char *h = xstrdup(v);
-            sep = strrchr(h, ':');
-            if (!sep || sep == h || !sep[1]) {
-                snprintf(err, cap, "--listen: expected HOST:PORT, got '%s'", v);
-                return -1;
-            }
-            *sep = '\0';
-            if (h[0] == '[' && sep[-1] == ']') {
-                sep[-1] = '\0';
-                h++;
-            }
-            cfg->listen_host = h;
-            cfg->listen_port = sep + 1;
-        } else if (strcmp(a, "--upstream") == 0) {
-            if (strncmp(v, "unix:", 5) == 0 && v[5]) {
-                cfg->upstream_unix = v + 5;
-                continue;
-            }
-            if (strncmp(v, "http://", 7) != 0) {
-                snprintf(err, cap, "--upstream: expected http://HOST:PORT "
-                                   "or unix:/path, got '%s'", v);
-                return -1;
-            }
-            char *h = xstrdup(v + 7);
-            size_t n = strlen(h);
-            if (n && h[n - 1] == '/')
-                h[n - 1] = '\0';
-            sep = strrchr(h, ':');
-            if (!sep || sep == h || !sep[1] || strchr(sep, '/')) {
-                snprintf(err, cap, "--upstream: expected http://HOST:PORT, "
-                                   "got '%s'", v);
-                return -1;
-            }
-            *sep = '\0';
-            if (h[0] == '[' && sep[-1] == ']') {
-                sep[-1] = '\0';
-                h++;
-            }
-            cfg->upstream_host = h;
-            cfg->upstream_port = sep + 1;
-            cfg->upstream_unix = NULL;
-        } else if (strcmp(a, "--base-path") == 0) {
-            char *b = xstrdup(v);
-            size_t n = strlen(b);
-            while (n && b[n - 1] == '/')
-                b[--n] = '\0';
-            if (n && b[0] != '/') {
-                snprintf(err, cap, "--base-path must start with '/'");
-                return -1;
-            }
-            cfg->base_path = b;
-        } else if (strcmp(a, "--ws-path") == 0) {
-            cfg->ws_path = v;
-        } else if (strcmp(a, "--max-upload") == 0) {
-            if (!parse_size(v, &cfg->max_upload)) {
-                snprintf(err, cap, "--max-upload: expected bytes (k/m/g), "
-                                   "got '%s'", v);
-                return -1;
-            }
-        } else if (strcmp(a, "--upstream-timeout") == 0) {
-            double s = strtod(v, &sep);
-            if (*sep || !(s >= 0.001 && s <= 3600)) {
-                snprintf(err, cap, "--upstream-timeout: expected 0.001-3600 "
-                                   "seconds, got '%s'", v);
-                return -1;
-            }
-            cfg->upstream_timeout_ms = (uint32_t)(s * 1000 + 0.5);
-        } else if (strcmp(a, "--pool-idle") == 0) {
-            uint64_t n;
-            if (!parse_size(v, &n) || n > 100000) {
-                snprintf(err, cap, "--pool-idle: expected 0-100000");
-                return -1;
-            }
-            cfg->pool_idle = (uint32_t)n;
-        } else if (strcmp(a, "--csp") == 0) {
-            cfg->csp = v;
-        } else if (row) {
-            if (wsg_policy_set(cfg->policy, a + 2, flag ? "true" : v, err,
-                               cap) != WSG_OK)
-                return -1;
-        } else {
-            snprintf(err, cap, "unknown option '%s'", a);
-            return -1;
-        }
-    }
-    if (!cfg->ws_path) {
-        size_t n = strlen(cfg->base_path) + sizeof "/_stcore/stream";
-        char *w = malloc(n);
-        if (!w)
-            return -1;
-        snprintf(w, n, "%s/_stcore/stream", cfg->base_path);
-        cfg->ws_path = w;
-    }
-    return wsg_policy_check(cfg->policy, err, cap) == WSG_OK ? 0 : -1;
-}
-
-/* Audit events (H11): one JSON line each on stdout. */
+/* Audit events (H11): one JSON line each on stdout, whole lines only
+ * (workers share stdout: one write per line, under PIPE_BUF when short). */
 static void on_audit(void *ud, const struct wsg_audit_event *ev)
 {
     char buf[2048], *p = buf;
-    (void)ud;
     size_t n = wsg_audit_json(ev, buf, sizeof buf);
+
+    (void)ud;
     if (n >= sizeof buf) {
         if (!(p = malloc(n + 1)))
             return;
@@ -232,71 +61,233 @@ static void on_audit(void *ud, const struct wsg_audit_event *ev)
         free(p);
 }
 
-static void on_signal(struct wsg_watch *w, unsigned revents, void *ud)
+static int print_report(const struct relay_cli *c, FILE *f)
 {
-    struct relay *r = ud;
-    struct signalfd_siginfo si;
-    (void)revents;
-    if (read(wsg_watch_fd(w), &si, sizeof si) != (ssize_t)sizeof si)
-        return;
-    r->draining = true;
-    wsg_loop_stop(r->loop);
+    struct wsg_deployment d;
+    enum wsg_report_format fmt = c->report == RELAY_REPORT_JSON
+                                     ? WSG_REPORT_JSON : WSG_REPORT_MARKDOWN;
+    char name[64];
+    size_t n;
+    char *buf;
+
+    memset(&d, 0, sizeof(d));
+    d.tls = false;
+    d.trusted_front_end = wsg_policy_get(c->cfg.policy, "trusted-proxy", name,
+                                         sizeof(name)) > 0;
+    d.deflate_available = false;
+    d.fuzzed = true;
+    d.version = WSG_VERSION_STRING;
+    n = wsg_policy_report(c->cfg.policy, &d, fmt, NULL, 0);
+    buf = malloc(n + 1);
+    if (buf == NULL)
+        return -1;
+    wsg_policy_report(c->cfg.policy, &d, fmt, buf, n + 1);
+    fwrite(buf, 1, n, f);
+    fflush(f);
+    free(buf);
+    return 0;
 }
 
-int main(int argc, char **argv)
+/* ---- one worker ---------------------------------------------------------- */
+
+static void drain_check(struct worker *w)
 {
-    static struct relay_config cfg;
-    static struct relay r;
-    char err[512] = "";
-    if (wsg_policy_new(NULL, &cfg.policy) != WSG_OK)
-        return 1;
-    int rc = parse_args(argc, argv, &cfg, err, sizeof err);
-    if (rc == 1) {
-        usage(stdout);
-        return 0;
+    struct relay *r = &w->r;
+    uint64_t now = wsg_loop_now(r->loop);
+
+    if ((w->ws_done && r->st.conns_open == 0) || now >= w->drain_deadline ||
+        w->signals > 1) {
+        wsg_loop_stop(r->loop);
+        return;
     }
-    if (rc < 0) {
-        fprintf(stderr, "wsg-relay: %s\ntry 'wsg-relay --help'\n", err);
-        return 2;
+    wsg_timer_start(w->drain_t, now + DRAIN_POLL_MS);
+}
+
+static void on_drain_timer(struct wsg_timer *t, void *ud)
+{
+    (void)t;
+    drain_check(ud);
+}
+
+static void on_ws_done(void *ud)
+{
+    struct worker *w = ud;
+
+    w->ws_done = true;
+}
+
+static void on_signal(struct wsg_watch *sw, unsigned revents, void *ud)
+{
+    struct worker *w = ud;
+    struct relay *r = &w->r;
+    struct signalfd_siginfo si;
+
+    (void)revents;
+    if (read(wsg_watch_fd(sw), &si, sizeof si) != (ssize_t)sizeof si)
+        return;
+    if (++w->signals > 1) {
+        wsg_loop_stop(r->loop);
+        return;
     }
-    signal(SIGPIPE, SIG_IGN);
-    struct rlimit rl; /* one descriptor per connection and leg */
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
+    if (r->cfg->verbose)
+        fprintf(stderr, "wsg-relay: draining (up to %u ms)\n",
+                r->cfg->drain_timeout_ms);
+    r->draining = true;
+    relay_front_stop_accepting(r);
+    w->drain_deadline = wsg_loop_now(r->loop) + r->cfg->drain_timeout_ms;
+    if (r->ws != NULL)
+        relay_bridge_shutdown(r->ws, r->cfg->drain_timeout_ms, on_ws_done, w);
+    else
+        w->ws_done = true;
+    drain_check(w);
+}
+
+static int run_worker(const struct relay_config *cfg)
+{
+    static struct worker w;
+    struct relay *r = &w.r;
     sigset_t set;
+    int sfd, rc;
+
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     sigprocmask(SIG_BLOCK, &set, NULL);
-    int sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-
-    r.cfg = &cfg;
-    if (cfg.audit) {
-        r.audit = on_audit;
-        wsg_policy_set_audit(cfg.policy, on_audit, &r);
+    sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    r->cfg = cfg;
+    r->listen_fd = -1;
+    if (cfg->audit) {
+        r->audit = on_audit;
+        wsg_policy_set_audit(cfg->policy, on_audit, r);
     }
-    struct wsg_watch *sigw = NULL;
-    if (wsg_loop_new(NULL, &r.loop) != WSG_OK ||
-        wsg_guard_new(cfg.policy, NULL, &r.guard) != WSG_OK ||
-        relay_pool_init(&r) != 0 || relay_front_init(&r) != 0 ||
-        relay_ws_init(&r) != 0 || sfd < 0 ||
-        wsg_watch_new(r.loop, sfd, WSG_IO_READ, on_signal, &r, &sigw) !=
+    if (sfd < 0 || wsg_loop_new(NULL, &r->loop) != WSG_OK ||
+        wsg_guard_new(cfg->policy, NULL, &r->guard) != WSG_OK ||
+        relay_pool_init(r) != 0 || relay_front_init(r) != 0 ||
+        relay_ws_init(r) != 0 || relay_endpoints_init(r) != 0 ||
+        wsg_timer_new(r->loop, on_drain_timer, &w, &w.drain_t) != WSG_OK ||
+        wsg_watch_new(r->loop, sfd, WSG_IO_READ, on_signal, &w, &w.sigw) !=
             WSG_OK) {
         fputs("wsg-relay: start-up failed\n", stderr);
         return 1;
     }
     fflush(stderr);
-    rc = wsg_loop_run(r.loop);
-    relay_ws_free(&r);
-    relay_front_free(&r);
-    relay_pool_free(&r);
-    wsg_watch_free(sigw);
-    wsg_loop_run_once(r.loop, 0);
-    wsg_loop_free(r.loop);
+    rc = wsg_loop_run(r->loop);
+    relay_endpoints_free(r);
+    relay_ws_free(r);
+    relay_front_free(r);
+    relay_pool_free(r);
+    wsg_timer_free(w.drain_t);
+    wsg_watch_free(w.sigw);
+    wsg_loop_run_once(r->loop, 0);
+    wsg_loop_free(r->loop);
     close(sfd);
-    wsg_guard_free(r.guard);
-    wsg_policy_free(cfg.policy);
+    wsg_guard_free(r->guard);
     return rc == WSG_OK ? 0 : 1;
+}
+
+/* ---- workers -------------------------------------------------------------- */
+
+static volatile sig_atomic_t got_signal;
+
+static void on_parent_signal(int sig)
+{
+    got_signal = sig;
+}
+
+static int run_workers(const struct relay_config *cfg)
+{
+    pid_t pids[MAX_WORKERS];
+    unsigned n = cfg->workers, alive = 0;
+    struct sigaction sa;
+    int worst = 0;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_parent_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    fflush(stdout);
+    fflush(stderr);
+    for (unsigned i = 0; i < n; i++) {
+        pid_t pid = fork();
+        if (pid < 0) {
+            perror("wsg-relay: fork");
+            worst = 1;
+            break;
+        }
+        if (pid == 0)
+            _exit(run_worker(cfg));
+        pids[alive++] = pid;
+    }
+    while (alive > 0) {
+        int st = 0;
+        pid_t pid = waitpid(-1, &st, 0);
+        if (pid < 0 && errno == EINTR) {
+            for (unsigned i = 0; i < alive; i++)
+                kill(pids[i], got_signal ? (int)got_signal : SIGTERM);
+            continue;
+        }
+        if (pid < 0)
+            break;
+        for (unsigned i = 0; i < alive; i++)
+            if (pids[i] == pid)
+                pids[i] = pids[--alive];
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            worst = 1;
+            /* One worker failing takes the others down: the platform
+             * restarts the container whole. */
+            for (unsigned i = 0; i < alive; i++)
+                kill(pids[i], SIGTERM);
+        }
+    }
+    return worst;
+}
+
+int main(int argc, char **argv)
+{
+    static struct relay_cli c;
+    char err[512] = "";
+    struct rlimit rl;
+    int rc;
+
+    signal(SIGPIPE, SIG_IGN);
+    if (wsg_policy_new(NULL, &c.cfg.policy) != WSG_OK) {
+        fputs("wsg-relay: out of memory\n", stderr);
+        return 1;
+    }
+    relay_cli_parse(argc, argv, environ, &c);
+    if (wsg_policy_load_files(c.cfg.policy, err, sizeof(err)) != WSG_OK ||
+        wsg_policy_check(c.cfg.policy, err, sizeof(err)) != WSG_OK) {
+        fprintf(stderr, "wsg-relay: %s\n", err);
+        return 2;
+    }
+    if (c.cfg.workers > 1 && strcmp(c.cfg.listen_port, "0") == 0) {
+        fputs("wsg-relay: --workers needs a fixed --listen port\n", stderr);
+        return 2;
+    }
+    if (c.check_config) {
+        fputs("config ok\n", stderr);
+        return 0;
+    }
+    if (c.report != RELAY_REPORT_NONE)
+        return print_report(&c, stdout) == 0 ? 0 : 1;
+    /* One descriptor per browser connection and per upstream leg. */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    {
+        struct relay_cli md = c;
+        md.report = RELAY_REPORT_MD;
+        fprintf(stderr, "wsg-relay %s: upstream %s%s%s%s, ", WSG_VERSION_STRING,
+                c.cfg.upstream_unix ? "unix:" : "http://",
+                c.cfg.upstream_unix ? c.cfg.upstream_unix : c.cfg.upstream_host,
+                c.cfg.upstream_unix ? "" : ":",
+                c.cfg.upstream_unix ? "" : c.cfg.upstream_port);
+        fprintf(stderr, "WebSocket path %s, %u worker%s\n", c.cfg.ws_path,
+                c.cfg.workers, c.cfg.workers == 1 ? "" : "s");
+        print_report(&md, stderr);
+    }
+    rc = c.cfg.workers > 1 ? run_workers(&c.cfg) : run_worker(&c.cfg);
+    wsg_policy_free(c.cfg.policy);
+    return rc;
 }

@@ -85,6 +85,10 @@ int relay_endpoint(struct relay *r, struct relay_conn *c,
  * away (relay shutdown): forget it; never call relay_respond(c) after. */
 void relay_endpoint_cancel(struct relay *r, struct relay_conn *c);
 
+/* endpoints.c: the health probe's schedule (after relay_pool_init). */
+int relay_endpoints_init(struct relay *r);
+void relay_endpoints_free(struct relay *r);
+
 /* front.c: the complete answer to an endpoint request: status, a
  * Content-Type (NULL: text/plain; charset=utf-8), the body (HEAD: left
  * out), security headers (H10), Cache-Control: no-store. */
