@@ -264,6 +264,9 @@ int main(int argc, char **argv)
         fputs("wsg-relay: --workers needs a fixed --listen port\n", stderr);
         return 2;
     }
+    /* Before the report, so that it shows the audit log on (H11). */
+    if (c.cfg.audit)
+        wsg_policy_set_audit(c.cfg.policy, on_audit, NULL);
     if (c.check_config) {
         fputs("config ok\n", stderr);
         return 0;
