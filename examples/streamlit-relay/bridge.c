@@ -248,7 +248,10 @@ static void up_open(void *ud, struct wsg_session *s)
 
     b->up_open = true;
     memset(&o, 0, sizeof(o));
+    /* "" when Streamlit selected none: then the browser's 101 names none. */
     o.subprotocol = wsg_session_protocol(s);
+    if (o.subprotocol != NULL && o.subprotocol[0] == '\0')
+        o.subprotocol = NULL;
     for (size_t i = 0; i < b->v.header_count && k < 24; i++)
         b->accept[k++] = b->v.headers[i];
     rh = wsg_session_response_headers(s, &n);
