@@ -245,6 +245,7 @@ static void up_open(void *ud, struct wsg_session *s)
     struct wsg_hs_accept_opts o;
     const struct wsg_header *rh;
     size_t n = 0, k = 0;
+    int rc;
 
     b->up_open = true;
     memset(&o, 0, sizeof(o));
@@ -260,8 +261,16 @@ static void up_open(void *ud, struct wsg_session *s)
             b->accept[k++] = rh[i];
     o.headers = b->accept;
     o.header_count = k;
-    if (b->down_gone || wsg_session_accept(b->down, &o) != WSG_OK) {
+    if (b->down_gone)
+        rc = WSG_ERR_CLOSED;
+    else
+        rc = wsg_session_accept(b->down, &o);
+    if (rc != WSG_OK) {
         /* The browser left, or its 101 could not be written. */
+        if (b->w->cfg->verbose)
+            fprintf(stderr, "wsg-relay: %s: cannot accept the upgrade: %s\n",
+                    b->down_gone ? "-" : wsg_session_peer(b->down),
+                    wsg_strerror(rc));
         wsg_session_close(s, WSG_CLOSE_GOING_AWAY, "client gone");
         if (!b->down_gone)
             wsg_session_refuse(b->down, 502, "cannot accept the upgrade",

@@ -135,7 +135,10 @@ static int listen_on(struct relay *r)
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
 #ifdef SO_REUSEPORT
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+        /* Only for --workers: otherwise a second relay (a stale one, or
+         * another user's) could bind the same port and take connections. */
+        if (r->cfg->workers > 1)
+            setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
 #endif
         if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
             listen(fd, 511) != 0) {
