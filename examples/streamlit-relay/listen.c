@@ -205,6 +205,14 @@ void relay_front_stop_accepting(struct relay *r)
     r->listen_fd = -1;
 }
 
+void relay_front_close_idle(struct relay *r)
+{
+    /* relay_conn_kill frees later (a deferred kick): the list stays. */
+    for (struct relay_conn *c = r->conns; c != NULL; c = c->next)
+        if (c->state == RC_HEAD && relay_buf_pending(&c->in) == 0)
+            relay_conn_kill(c);
+}
+
 void relay_front_free(struct relay *r)
 {
     relay_front_stop_accepting(r);

@@ -134,6 +134,7 @@ static void on_signal(struct wsg_watch *sw, unsigned revents, void *ud)
                 r->cfg->drain_timeout_ms);
     r->draining = true;
     relay_front_stop_accepting(r);
+    relay_front_close_idle(r);
     w->drain_deadline = wsg_loop_now(r->loop) + r->cfg->drain_timeout_ms;
     if (r->ws != NULL)
         relay_bridge_shutdown(r->ws, r->cfg->drain_timeout_ms, on_ws_done, w);

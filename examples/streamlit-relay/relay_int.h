@@ -186,6 +186,9 @@ void relay_conn_free(struct relay_conn *c);
 int relay_front_init(struct relay *r);
 /* Stops accepting (drain). */
 void relay_front_stop_accepting(struct relay *r);
+/* Drain: closes the browser connections idle between requests (the others
+ * finish their exchange and close after it). */
+void relay_front_close_idle(struct relay *r);
 /* Closes every browser connection and the listener. */
 void relay_front_free(struct relay *r);
 
