@@ -52,9 +52,11 @@ struct bridge_link {
     struct wsg_conn_stats ds;        /* the browser leg's, kept current */
     bool down_open, up_open, down_gone, up_gone;
     bool down_paused, up_paused;     /* paused by the other leg */
+    bool guard_closed;               /* the guard decided the close */
     uint16_t down_code, up_code;     /* codes received on each leg */
     /* The upstream request: copies of the browser's values. */
     char *strings;
+    const char *path;                /* for the bridge's own events */
     const char *protocols[MAX_PROTOCOLS];
     size_t protocol_count;
     struct wsg_header headers[8];
@@ -195,6 +197,7 @@ static void rearm(struct bridge_link *b)
 static void act(struct bridge_link *b, const struct wsg_guard_action *a)
 {
     if (a->what == WSG_GUARD_CLOSE) {
+        b->guard_closed = true;
         wsg_session_close(b->down, a->code, a->reason);
         if (b->up_open && !b->up_gone)
             wsg_session_close(b->up, WSG_CLOSE_GOING_AWAY, "client closed");
@@ -306,6 +309,7 @@ static void up_control(void *ud, struct wsg_session *s,
     if (ev->type != WSG_EV_CLOSE)
         return; /* pings: answered by lib/io */
     b->up_code = ev->close_code;
+    update(b, wsg_loop_now(b->w->loop));
     if (b->down_open && !b->down_gone) {
         char reason[124];
         size_t n = ev->reason_len < sizeof(reason) - 1 ? ev->reason_len
@@ -349,6 +353,7 @@ static void up_close(void *ud, struct wsg_session *s,
         }
     } else if (b->down_open && !b->down_gone) {
         uint16_t c = b->up_code ? b->up_code : ci->code;
+        update(b, wsg_loop_now(w->loop));
         wsg_session_close(b->down, code_for_down(c),
                           c == WSG_CLOSE_ABNORMAL ? "upstream connection lost"
                                                   : "upstream closed");
@@ -404,8 +409,8 @@ static void streamlit_user(const char *subject, char *out, size_t cap)
 static int plan_request(struct bridge_link *b, const struct wsg_hs_request *rq,
                         struct wsg_client_config *cc)
 {
-    size_t need = rq->target.len + rq->host.len + rq->origin.len +
-                  rq->protocols.len + 8 + MAX_PROTOCOLS;
+    size_t need = rq->target.len + rq->path.len + rq->host.len +
+                  rq->origin.len + rq->protocols.len + 8 + MAX_PROTOCOLS;
     char *p;
     const char *target, *host, *origin = NULL;
 
@@ -415,6 +420,7 @@ static int plan_request(struct bridge_link *b, const struct wsg_hs_request *rq,
     if (p == NULL)
         return WSG_ERR_NOMEM;
     copy_span(&p, rq->target.ptr, rq->target.len, &target);
+    copy_span(&p, rq->path.ptr, rq->path.len, &b->path);
     copy_span(&p, rq->host.ptr, rq->host.len, &host);
     if (rq->origin.ptr != NULL)
         copy_span(&p, rq->origin.ptr, rq->origin.len, &origin);
@@ -610,6 +616,9 @@ static void down_control(void *ud, struct wsg_session *s,
     (void)ud;
     if (b == NULL)
         return;
+    /* The counters for the close event: output queued earlier has been
+     * written by now (the conn is gone by down_close). */
+    update(b, wsg_loop_now(b->w->loop));
     if (ev->type == WSG_EV_CLOSE) {
         b->down_code = ev->close_code;
         if (b->up_open && !b->up_gone) {
@@ -638,6 +647,45 @@ static void down_drain(void *ud, struct wsg_session *s)
     }
 }
 
+/* lib/io failed the browser leg (RFC 6455 7.1.7): a "violation" event
+ * like the guard's, as wsg-echo does: H5 for 1009, H4 for 1002 and 1007,
+ * H12 for 1008 (output budget), H7 for a missed pong (1011). Decided from
+ * the error, not the code sent: a code echoed to the browser is none. */
+static void core_violation(struct bridge_link *b, struct wsg_session *s,
+                           const struct wsg_close_info *ci)
+{
+    int control;
+    const char *reason;
+
+    switch (ci->err) {
+    case WSG_ERR_TOO_BIG:
+        control = WSG_H5, reason = "message too big";
+        break;
+    case WSG_ERR_PROTOCOL:
+    case WSG_ERR_MASKING:
+        control = WSG_H4, reason = "protocol error";
+        break;
+    case WSG_ERR_INVALID_UTF8:
+        control = WSG_H4, reason = "invalid data";
+        break;
+    case WSG_ERR_POLICY:
+        control = WSG_H12, reason = "output budget exceeded";
+        break;
+    case WSG_ERR_TIMEOUT:
+        if (ci->code_sent != WSG_CLOSE_INTERNAL_ERROR)
+            return;
+        control = WSG_H7, reason = "keepalive ping timeout";
+        break;
+    default:
+        return;
+    }
+    if (b->guard_closed || ci->code_sent == 0)
+        return;
+    b->w->st.violations[control]++;
+    audit(b->w, "violation", wsg_session_peer(s), b->v.client, b->path, 0,
+          ci->code_sent, control, reason);
+}
+
 static void down_close(void *ud, struct wsg_session *s,
                        const struct wsg_close_info *ci)
 {
@@ -649,8 +697,10 @@ static void down_close(void *ud, struct wsg_session *s,
         return;
     wsg_session_set_data(s, NULL);
     b->down_gone = true;
-    if (ci->opened)
+    if (ci->opened) {
         count_close(w, ci->code_sent ? ci->code_sent : ci->code);
+        core_violation(b, s, ci);
+    }
     wsg_guard_conn_free(b->gc, now, &b->ds, ci->code_sent, ci->code);
     b->gc = NULL;
     wsg_timer_stop(b->timer);

@@ -224,10 +224,12 @@ static void metrics(struct relay *r, struct relay_conn *c)
         (unsigned long long)r->st.refused_upload);
     put(&t, "# HELP wsg_relay_violations_total Open WebSockets closed by a "
             "control.\n# TYPE wsg_relay_violations_total counter\n");
-    for (int i = WSG_H1; i <= WSG_H15; i++)
-        if (g.violations[i] != 0)
+    for (int i = WSG_H1; i <= WSG_H15; i++) {
+        uint64_t n = g.violations[i] + (b != NULL ? b->violations[i] : 0);
+        if (n != 0)
             put(&t, "wsg_relay_violations_total{control=\"%s\"} %llu\n",
-                wsg_control_id(i), (unsigned long long)g.violations[i]);
+                wsg_control_id(i), (unsigned long long)n);
+    }
     if (b != NULL) {
         put(&t, "# HELP wsg_relay_ws_messages_total WebSocket messages "
                 "relayed.\n# TYPE wsg_relay_ws_messages_total counter\n"
