@@ -121,16 +121,17 @@ class Proc:
 
 class Double(Proc):
     """The Streamlit double. `unix=True` listens on a fresh socket path.
+    port= a fixed TCP port (0: a free one; a restart on the same port).
     Attributes: port (None on a Unix socket), unix, base, url, ws_url, record."""
 
-    def __init__(self, *extra, base_path="", unix=False, record=True, wait=10.0):
+    def __init__(self, *extra, base_path="", unix=False, record=True, wait=10.0, port=0):
         self.tmp = tempfile.mkdtemp(prefix="relaytest-")
         TEMP_DIRS.append(self.tmp)   # removed at exit (records stay readable)
         self.record = os.path.join(self.tmp, "record.jsonl") if record else None
         self.unix = os.path.join(self.tmp, "double.sock") if unix else None
         self.base = ("/" + base_path.strip("/")) if base_path.strip("/") else ""
         args = [PYTHON, DOUBLE]
-        args += ["--unix", self.unix] if unix else ["--host", "127.0.0.1", "--port", "0"]
+        args += ["--unix", self.unix] if unix else ["--host", "127.0.0.1", "--port", str(int(port))]
         if self.base:
             args += ["--base-path", self.base]
         if self.record:
