@@ -32,6 +32,33 @@ struct relay_bridge_stats {
 
 struct relay_bridge;
 
+#define RELAY_BRIDGE_PAUSE_AT (1u << 20)        /* pending bytes on a leg */
+#define RELAY_BRIDGE_LEG_MAX_OUTPUT (8u << 20)  /* PAUSE_AT + one read */
+#define RELAY_BRIDGE_MAX_PROTOCOLS 16
+
+/* The upstream request (bridge_req.c): NUL-terminated copies of the
+ * browser's values, in one allocation (free `strings`). */
+struct relay_bridge_req {
+    char *strings;
+    const char *path;                /* the browser's path, for events */
+    const char *protocols[RELAY_BRIDGE_MAX_PROTOCOLS];
+    size_t protocol_count;
+    struct wsg_header headers[8];
+    size_t header_count;
+    char user[400];                  /* X-Streamlit-User value */
+};
+
+/* Opens the relay's own WebSocket to Streamlit for the browser's request
+ * `rq` (subject: the guard's authenticated subject, "" or NULL for none),
+ * with callbacks `cb` (ud replaced by `ud`), streamed delivery and the
+ * Streamlit -> browser limit. `req` (zeroed) holds the copies the request
+ * points into; it must live as long as the session. Returns WSG_OK (then
+ * on_close will come) or an error (no session). */
+int relay_bridge_connect(struct wsg_loop *loop, const struct relay_config *cfg,
+                         const struct wsg_hs_request *rq, const char *subject,
+                         const struct wsg_session_callbacks *cb, void *ud,
+                         struct relay_bridge_req *req, struct wsg_session **out);
+
 /* Audit sink for the bridge's own events (the guard emits the policy's
  * through the policy's callback). */
 typedef void relay_audit_fn(void *ud, const struct wsg_audit_event *ev);
