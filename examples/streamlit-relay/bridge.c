@@ -161,7 +161,9 @@ static void maybe_free(struct bridge_link *b)
 
 static void update(struct bridge_link *b, uint64_t now)
 {
-    struct wsg_conn *c = b->down_open ? wsg_session_conn(b->down) : NULL;
+    /* After down_close the browser's session is freed. */
+    struct wsg_conn *c = b->down_open && !b->down_gone
+                             ? wsg_session_conn(b->down) : NULL;
     uint64_t out = b->ds.bytes_out;
 
     if (c == NULL)
