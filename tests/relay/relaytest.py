@@ -10,12 +10,18 @@
 - Checks (tests/interop/common.py): PASS/FAIL lines, "N passed, M failed".
 - payload() & co. come from the double itself, so a test recomputes exactly
   the bytes the double sends.
+- For the WebSocket tests: RawWs (a raw, possibly hostile client that reads
+  any answer), FakeUpstream (a scripted upstream recording what reaches
+  it), audit event waits (events, new_events, ev_is), metric(), rss_kb()
+  and reset_hwm() for memory bounds, guarded() to run a section.
 
 Environment: WSGUARD_BUILD_DIR, WSGUARD_SOURCE_DIR (set by meson),
 WSGUARD_DOUBLE_SCRIPT, WSGUARD_RELAY_CMD (overrides).
 """
 import asyncio
 import atexit
+import base64
+import hashlib
 import json
 import os
 import re
@@ -27,13 +33,16 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("WSGUARD_SOURCE_DIR") or os.path.join(HERE, "..", "..")
 sys.path.insert(0, os.path.join(SRC, "tests", "interop"))
+sys.path.insert(0, os.path.join(SRC, "tests", "conformance"))
 sys.path.insert(0, HERE)
 
 import common  # noqa: E402  (atexit cleanup of CHILDREN, SIGTERM -> exit)
+import wsproto  # noqa: E402  (raw RFC 6455 framing, tests/conformance)
 from common import Checks  # noqa: E402,F401
 from streamlit_double import (  # noqa: E402,F401
     XSRF_COOKIE, hello_seed, media_content, payload, send_seed,
@@ -472,3 +481,265 @@ def ws_connect(url, unix=None, subprotocols=SUBPROTOCOLS, **kw):
 def cmd(obj):
     """A control message for the double."""
     return b"CMD:" + json.dumps(obj).encode()
+
+
+# -- WebSocket through the relay (test_ws.py, test_ws_hostile.py) -------------------
+
+def sha(b):
+    """sha256 hex digest."""
+    return hashlib.sha256(b).hexdigest()
+
+
+def events(rl, pred, count=1, timeout=3.0):
+    """The relay's audit events matching pred, waiting (bounded) for count."""
+    deadline = time.monotonic() + timeout
+    while True:
+        evs = [e for e in rl.events() if pred(e)]
+        if len(evs) >= count or time.monotonic() > deadline:
+            return evs
+        time.sleep(0.05)
+
+
+def new_events(rl, n_ev, pred, count=1, timeout=3.0):
+    """Like events(), among the events after the first n_ev."""
+    deadline = time.monotonic() + timeout
+    while True:
+        evs = [e for e in rl.events()[n_ev:] if pred(e)]
+        if len(evs) >= count or time.monotonic() > deadline:
+            return evs
+        time.sleep(0.05)
+
+
+def ev_is(kind, **kw):
+    """A predicate: audit event `kind` with these field values."""
+    return lambda e: e.get("event") == kind and all(e.get(k) == v for k, v in kw.items())
+
+
+def msgs_with(d, digest):
+    """The double's ws_msg records of a message with this sha256."""
+    return [m for m in d.records("ws_msg") if m.get("sha256") == digest]
+
+
+def ws_count(d):
+    """WebSockets the double opened (its record)."""
+    return len(d.records("ws_open"))
+
+
+def header_map(pairs):
+    """[(name, value)] -> {lower-case name: [values]}."""
+    out = {}
+    for k, v in pairs:
+        out.setdefault(k.lower(), []).append(v)
+    return out
+
+
+def accept_for(key):
+    """Sec-WebSocket-Accept for a key (RFC 6455 4.2.2)."""
+    return base64.b64encode(hashlib.sha1(key.encode() + wsproto.GUID).digest()).decode()
+
+
+def key_of(head):
+    """The Sec-WebSocket-Key of a request head (bytes), or ""."""
+    for ln in head.decode("latin-1").split("\r\n"):
+        n, _, v = ln.partition(":")
+        if n.strip().lower() == "sec-websocket-key":
+            return v.strip()
+    return ""
+
+
+def rss_kb(pid, field="VmRSS"):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return -1
+
+
+def reset_hwm(pid):
+    """Resets VmHWM (Linux: clear_refs 5); False when not possible."""
+    try:
+        with open("/proc/%d/clear_refs" % pid, "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def metric(text, name, label=None):
+    """The value of one Prometheus sample (name and exact label set), or None."""
+    rx = r"^%s%s (\d+)$" % (re.escape(name), re.escape(label) if label else "")
+    m = re.search(rx, text, re.M)
+    return int(m.group(1)) if m else None
+
+
+class RawWs(wsproto.RawClient):
+    """A raw client (tests/conformance/wsproto.py) whose upgrade may be
+    anything and whose answer is read whatever its status."""
+
+    def __init__(self, port, path="/_stcore/stream", timeout=5.0):
+        super().__init__("ws://127.0.0.1:%d%s" % (port, path), timeout)
+        self.status, self.headers, self.key = 0, {}, None
+
+    def upgrade(self, headers=(), host=None, extra=b"", head=None, timeout=5.0):
+        """Sends the upgrade request (or `head` verbatim) and `extra` in one
+        write; reads the answer's head. Returns its status (0: none)."""
+        if head is None:
+            self.key = base64.b64encode(os.urandom(16)).decode()
+            lines = ["GET %s HTTP/1.1" % self.resource, "Host: %s" % (host or self.hosthdr),
+                     "Upgrade: websocket", "Connection: Upgrade",
+                     "Sec-WebSocket-Key: " + self.key, "Sec-WebSocket-Version: 13"]
+            lines += ["%s: %s" % h for h in headers]
+            head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        self.send(head + extra)
+        deadline = time.monotonic() + timeout
+        while b"\r\n\r\n" not in self.buf:
+            if len(self.buf) > 65536 or not self._fill(deadline):
+                return 0
+        top, _, rest = bytes(self.buf).partition(b"\r\n\r\n")
+        self.buf = bytearray(rest)
+        lines = top.decode("latin-1").split("\r\n")
+        m = re.match(r"HTTP/1\.1 (\d{3})", lines[0])
+        self.status = int(m.group(1)) if m else -1
+        self.headers = header_map([(ln.partition(":")[0].strip(), ln.partition(":")[2].strip())
+                                   for ln in lines[1:]])
+        return self.status
+
+    def h(self, name):
+        v = self.headers.get(name.lower())
+        return v[0] if v else None
+
+    def body_then_eof(self, timeout=3.0):
+        """Skips the answer's body (Content-Length); True when the peer
+        then closes the connection within timeout."""
+        n = int(self.h("Content-Length") or 0)
+        deadline = time.monotonic() + timeout
+        while len(self.buf) < n and self._fill(deadline):
+            pass
+        del self.buf[:n]
+        while not self.buf and self._fill(deadline):
+            pass
+        return not self.buf and self.eof in ("eof", "reset")
+
+    def accept_ok(self):
+        return self.key is not None and self.headers.get("sec-websocket-accept") == [accept_for(self.key)]
+
+    def until(self, timeout=5.0, want=("close",)):
+        """Events up to the first of kind `want` (pings answered, messages
+        kept in .got); returns it, or ("timeout",)/("eof",)/("reset",)."""
+        deadline = time.monotonic() + timeout
+        self.got = getattr(self, "got", [])
+        while True:
+            try:
+                ev = self.next_event(deadline)
+            except wsproto.ProtocolViolation as e:
+                return ("violation", str(e))
+            if ev[0] in want or ev[0] in ("eof", "reset", "timeout"):
+                return ev
+            if ev[0] == "ping":
+                self.send(wsproto.frame(wsproto.OP_PONG, ev[1]))
+            elif ev[0] == "message":
+                self.got.append(ev)
+
+    def close_code(self, timeout=5.0):
+        ev = self.until(timeout)
+        if ev[0] == "close":
+            self.send(wsproto.frame(wsproto.OP_CLOSE, wsproto.close_payload(ev[1] or 1000)))
+            return ev[1]
+        return ev[0]
+
+
+def raw_ws(port, headers=(), **kw):
+    """A raw client through the 101 (status checked by the caller)."""
+    rc = RawWs(port)
+    rc.upgrade(headers, **kw)
+    return rc
+
+
+class FakeUpstream:
+    """A scripted 'Streamlit': reads one request head per connection,
+    answers reply(head) and keeps the connection open, recording every
+    byte received after the head."""
+
+    def __init__(self):
+        self.s = socket.socket()
+        self.s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.s.bind(("127.0.0.1", 0))
+        self.s.listen(16)
+        self.port = self.s.getsockname()[1]
+        self.unix, self.base = None, ""
+        self.reply = lambda head: b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+        self.conns = []   # [head, bytearray after]
+        self.stopping = False
+        self.threads = [threading.Thread(target=self.run, daemon=True)]
+        self.threads[0].start()
+
+    def run(self):
+        self.s.settimeout(0.2)
+        while not self.stopping:
+            try:
+                c = self.s.accept()[0]
+            except OSError:
+                continue
+            rec = [b"", bytearray(), c]
+            self.conns.append(rec)
+            t = threading.Thread(target=self.serve, args=(rec,), daemon=True)
+            self.threads.append(t)
+            t.start()
+
+    def serve(self, rec):
+        c = rec[2]
+        c.settimeout(0.2)
+        buf = b""
+        t_end = time.monotonic() + 15
+        try:
+            while b"\r\n\r\n" not in buf and time.monotonic() < t_end:
+                try:
+                    data = c.recv(65536)
+                except socket.timeout:
+                    continue
+                if not data:
+                    return
+                buf += data
+            head, _, rest = buf.partition(b"\r\n\r\n")
+            rec[0] = head
+            rec[1] += rest
+            c.sendall(self.reply(head))
+            while not self.stopping and time.monotonic() < t_end:
+                try:
+                    data = c.recv(65536)
+                except socket.timeout:
+                    continue
+                if not data:
+                    return
+                rec[1] += data
+        except OSError:
+            pass
+
+    def close(self):
+        self.stopping = True
+        for t in self.threads:
+            t.join(1)
+        for rec in self.conns:
+            rec[2].close()
+        self.s.close()
+
+
+def guarded(checks, fn, *args):
+    """Runs one test section; an exception (a relay gone wrong) is a FAIL
+    line on `checks`, and the caller's other sections still run."""
+    try:
+        fn(*args)
+    except Exception:   # noqa: BLE001
+        checks.check("%s: ran to the end" % fn.__name__, False, traceback.format_exc()[-800:])
+
+
+def quiet_asan_quarantine():
+    """Under AddressSanitizer freed memory sits in quarantine (256 MB by
+    default) and every byte streamed through a relay would count as RSS
+    growth: 8 MB unless ASAN_OPTIONS sets it (children inherit it)."""
+    asan = os.environ.get("ASAN_OPTIONS", "")
+    if "quarantine_size_mb" not in asan:
+        os.environ["ASAN_OPTIONS"] = (asan + ":" if asan else "") + "quarantine_size_mb=8"
