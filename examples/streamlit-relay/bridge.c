@@ -9,9 +9,13 @@
  *      its Set-Cookie headers and the security headers; a failed upstream
  *      handshake answers 502 (504 on its deadline) and no byte of the
  *      browser's is forwarded;
- *   4. messages flow piece by piece (WSG_DELIVER_STREAM on both legs), so
- *      a 200 MB message never sits whole in memory; a leg whose output is
- *      over PAUSE_AT stops the other leg's reading until it drains;
+ *   4. Streamlit's messages flow piece by piece (WSG_DELIVER_STREAM), so a
+ *      200 MB message never sits whole in memory; the browser's are
+ *      forwarded whole once validated (WSG_DELIVER_MESSAGE, at most
+ *      max-message, 1 MiB by default), so no part of a message that turns
+ *      out too big or malformed ever reaches Streamlit (H13); a leg whose
+ *      output is over PAUSE_AT stops the other leg's reading until it
+ *      drains;
  *   5. a Close on one leg closes the other with the same code, 1005 and
  *      1006 mapped to sendable codes.
  * Each leg answers its own pings (lib/io); the browser leg is pinged every
@@ -215,13 +219,16 @@ static void on_timer(struct wsg_timer *t, void *ud)
     rearm(b);
 }
 
-/* Sends one piece to `dst`; pauses `src` while `dst` is over PAUSE_AT. */
+/* Sends a whole message or one piece to `dst`; pauses `src` while `dst`
+ * is over PAUSE_AT. */
 static bool forward(struct bridge_link *b, struct wsg_session *dst,
                     struct wsg_session *src, bool *src_paused,
                     const struct wsg_event *ev)
 {
-    int rc = wsg_session_send_fragment(dst, ev->opcode, ev->data, ev->len,
-                                       ev->first, ev->fin);
+    int rc = ev->type == WSG_EV_MESSAGE
+                 ? wsg_session_send(dst, ev->opcode, ev->data, ev->len)
+                 : wsg_session_send_fragment(dst, ev->opcode, ev->data,
+                                             ev->len, ev->first, ev->fin);
 
     if (rc != WSG_OK)
         return false;
@@ -417,7 +424,7 @@ static int down_upgrade(void *ud, struct wsg_session *s, struct wsg_upgrade *up)
     rebase(b, v);
     w->st.open_now++;
     up->session_data = b;
-    up->conn.delivery = WSG_DELIVER_STREAM;
+    up->conn.delivery = WSG_DELIVER_MESSAGE; /* see 4. above */
     wsg_guard_conn_config(w->guard, &up->conn);
     up->conn.max_output = LEG_MAX_OUTPUT;
     if (start_upstream(b, up->request) != WSG_OK) {
@@ -463,7 +470,7 @@ static void down_message(void *ud, struct wsg_session *s,
             wsg_session_close(s, WSG_CLOSE_INTERNAL_ERROR, "relay error");
             wsg_session_close(b->up, WSG_CLOSE_GOING_AWAY, "relay error");
         } else {
-            if (ev->first)
+            if (ev->type == WSG_EV_MESSAGE || ev->first)
                 b->w->st.messages_to_up++;
             b->w->st.bytes_to_up += ev->len;
         }
@@ -651,7 +658,7 @@ int relay_bridge_new(struct wsg_loop *loop, const struct relay_config *cfg,
     }
     sc.host = NULL;
     sc.port = NULL; /* no listener: front.c adopts */
-    sc.conn.delivery = WSG_DELIVER_STREAM;
+    sc.conn.delivery = WSG_DELIVER_MESSAGE;
     sc.conn.max_output = LEG_MAX_OUTPUT;
     sc.pause_output = PAUSE_AT;
     sc.cb.on_upgrade = down_upgrade;
