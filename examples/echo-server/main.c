@@ -36,10 +36,6 @@ struct echo {
     struct wsg_guard_verdict verdict; /* lives until the 101 is written */
     bool max_output_default;
     int signals;
-    /* A failure the core decided (1002, 1007, 1009), for the guard's
-     * "close" event, which cannot know it: set around wsg_guard_conn_free. */
-    int fail_control;
-    const char *fail_reason;
 };
 
 /* Per session: the guard's state, its deadline timer and a running copy of
@@ -51,7 +47,6 @@ struct sess {
     struct wsg_timer *timer;
     uint64_t armed;               /* the timer's deadline; UINT64_MAX: off */
     struct wsg_conn_stats st;
-    bool guard_closed;            /* the guard decided the close */
     char path[256];               /* for events the guard does not emit */
     char client[WSG_ADDR_STRLEN];
 };
@@ -68,18 +63,10 @@ static uint64_t unix_ms(void)
 
 static void on_audit(void *ud, const struct wsg_audit_event *ev)
 {
-    struct echo *e = ud;
-    struct wsg_audit_event copy;
     char buf[2048], *p = buf;
     size_t n;
 
-    if (e->fail_control != 0 && ev->control == 0 &&
-        strcmp(ev->event, "close") == 0) {
-        copy = *ev;
-        copy.control = e->fail_control;
-        copy.reason = e->fail_reason;
-        ev = &copy;
-    }
+    (void)ud;
     n = wsg_audit_json(ev, buf, sizeof(buf));
     if (n >= sizeof(buf)) {
         if ((p = malloc(n + 1)) == NULL)
@@ -140,10 +127,8 @@ static void rearm(struct sess *ss)
 
 static void act(struct sess *ss, const struct wsg_guard_action *a)
 {
-    if (a->what == WSG_GUARD_CLOSE) {
-        ss->guard_closed = true;
+    if (a->what == WSG_GUARD_CLOSE)
         wsg_session_close(ss->s, a->code, a->reason);
-    }
     else if (a->what == WSG_GUARD_PING)
         wsg_session_ping(ss->s, NULL, 0);
 }
@@ -351,53 +336,6 @@ static void on_control(void *ud, struct wsg_session *s,
     rearm(ss);
 }
 
-/* The core failed the connection (RFC 6455 7.1.7): a "violation" event
- * like the guard's: H5 for 1009, H4 for 1002 and 1007, H12 for 1008 (the
- * io layer's output budget). */
-static void core_violation(struct echo *e, struct sess *ss,
-                           const struct wsg_close_info *ci)
-{
-    struct wsg_audit_event ev;
-
-    switch (ci->code_sent) {
-    case WSG_CLOSE_MESSAGE_TOO_BIG:
-        e->fail_control = WSG_H5;
-        e->fail_reason = "message too big";
-        break;
-    case WSG_CLOSE_PROTOCOL_ERROR:
-        e->fail_control = WSG_H4;
-        e->fail_reason = "protocol error";
-        break;
-    case WSG_CLOSE_INVALID_PAYLOAD:
-        e->fail_control = WSG_H4;
-        e->fail_reason = "invalid data";
-        break;
-    case WSG_CLOSE_POLICY_VIOLATION:  /* io: output over budget */
-        e->fail_control = WSG_H12;
-        e->fail_reason = "output budget exceeded";
-        break;
-    case WSG_CLOSE_INTERNAL_ERROR:    /* io: no pong in time */
-        if (ci->err != WSG_ERR_TIMEOUT)
-            return;
-        e->fail_control = WSG_H7;
-        e->fail_reason = "keepalive ping timeout";
-        break;
-    default:
-        return;
-    }
-    if (!e->cli.audit)
-        return;
-    memset(&ev, 0, sizeof(ev));
-    ev.time_ms = unix_ms();
-    ev.event = "violation";
-    ev.control = e->fail_control;
-    ev.client = ss->client[0] != '\0' ? ss->client : NULL;
-    ev.peer = wsg_session_peer(ss->s);
-    ev.path = ss->path[0] != '\0' ? ss->path : NULL;
-    ev.close_code = ci->code_sent;
-    ev.reason = e->fail_reason;
-    on_audit(e, &ev);
-}
 
 static void on_close(void *ud, struct wsg_session *s,
                      const struct wsg_close_info *ci)
@@ -411,13 +349,13 @@ static void on_close(void *ud, struct wsg_session *s,
                 ci->reason, ci->code_sent, ci->detail);
     if (ss == NULL)
         return;
-    if (!ss->guard_closed)
-        core_violation(e, ss, ci);
+    /* A failure lib/io decided (1009, 1002/1007, output budget, missed
+     * pong): a violation event, and the close event's control id. */
+    wsg_guard_conn_failed(ss->gc, wsg_loop_now(e->loop), ci->err,
+                          ci->code_sent);
     /* The conn is gone: the counters are the last copy taken. */
     wsg_guard_conn_free(ss->gc, wsg_loop_now(e->loop), &ss->st, ci->code_sent,
                         ci->code);
-    e->fail_control = 0;
-    e->fail_reason = NULL;
     wsg_timer_free(ss->timer);
     free(ss);
     wsg_session_set_data(s, NULL);

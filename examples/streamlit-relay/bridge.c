@@ -54,7 +54,6 @@ struct bridge_link {
     struct wsg_conn_stats ds;        /* the browser leg's, kept current */
     bool down_open, up_open, down_gone, up_gone;
     bool down_paused, up_paused;     /* paused by the other leg */
-    bool guard_closed;               /* the guard decided the close */
     uint16_t down_code, up_code;     /* codes received on each leg */
     struct relay_bridge_req req;     /* the upstream request (copies) */
     struct wsg_header accept[24];    /* the browser's 101 headers */
@@ -194,7 +193,6 @@ static void rearm(struct bridge_link *b)
 static void act(struct bridge_link *b, const struct wsg_guard_action *a)
 {
     if (a->what == WSG_GUARD_CLOSE) {
-        b->guard_closed = true;
         wsg_session_close(b->down, a->code, a->reason);
         if (b->up_open && !b->up_gone)
             wsg_session_close(b->up, WSG_CLOSE_GOING_AWAY, "client closed");
@@ -521,45 +519,6 @@ static void down_drain(void *ud, struct wsg_session *s)
     }
 }
 
-/* lib/io failed the browser leg (RFC 6455 7.1.7): a "violation" event
- * like the guard's, as wsg-echo does: H5 for 1009, H4 for 1002 and 1007,
- * H12 for 1008 (output budget), H7 for a missed pong (1011). Decided from
- * the error, not the code sent: a code echoed to the browser is none. */
-static void core_violation(struct bridge_link *b, struct wsg_session *s,
-                           const struct wsg_close_info *ci)
-{
-    int control;
-    const char *reason;
-
-    switch (ci->err) {
-    case WSG_ERR_TOO_BIG:
-        control = WSG_H5, reason = "message too big";
-        break;
-    case WSG_ERR_PROTOCOL:
-    case WSG_ERR_MASKING:
-        control = WSG_H4, reason = "protocol error";
-        break;
-    case WSG_ERR_INVALID_UTF8:
-        control = WSG_H4, reason = "invalid data";
-        break;
-    case WSG_ERR_POLICY:
-        control = WSG_H12, reason = "output budget exceeded";
-        break;
-    case WSG_ERR_TIMEOUT:
-        if (ci->code_sent != WSG_CLOSE_INTERNAL_ERROR)
-            return;
-        control = WSG_H7, reason = "keepalive ping timeout";
-        break;
-    default:
-        return;
-    }
-    if (b->guard_closed || ci->code_sent == 0)
-        return;
-    b->w->st.violations[control]++;
-    audit(b->w, "violation", wsg_session_peer(s), b->v.client, b->req.path, 0,
-          ci->code_sent, control, reason);
-}
-
 static void down_close(void *ud, struct wsg_session *s,
                        const struct wsg_close_info *ci)
 {
@@ -573,7 +532,9 @@ static void down_close(void *ud, struct wsg_session *s,
     b->down_gone = true;
     if (ci->opened) {
         count_close(w, ci->code_sent ? ci->code_sent : ci->code);
-        core_violation(b, s, ci);
+        /* lib/io failed the browser leg (1009, 1002/1007, output budget,
+         * missed pong): a violation event with its control id. */
+        wsg_guard_conn_failed(b->gc, now, ci->err, ci->code_sent);
     }
     wsg_guard_conn_free(b->gc, now, &b->ds, ci->code_sent, ci->code);
     b->gc = NULL;

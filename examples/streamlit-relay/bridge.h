@@ -25,9 +25,6 @@ struct relay_bridge_stats {
     uint64_t bytes_to_up, bytes_to_down;
     uint64_t closes_by_code[5];   /* 1000, 1001, 1008-1009 (policy),
                                      1011-1012 (upstream), other */
-    uint64_t violations[16];      /* by WSG_H*: failures lib/io decided on
-                                     the browser leg (the guard counts its
-                                     own) */
 };
 
 struct relay_bridge;

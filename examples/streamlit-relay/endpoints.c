@@ -225,7 +225,7 @@ static void metrics(struct relay *r, struct relay_conn *c)
     put(&t, "# HELP wsg_relay_violations_total Open WebSockets closed by a "
             "control.\n# TYPE wsg_relay_violations_total counter\n");
     for (int i = WSG_H1; i <= WSG_H15; i++) {
-        uint64_t n = g.violations[i] + (b != NULL ? b->violations[i] : 0);
+        uint64_t n = g.violations[i];
         if (n != 0)
             put(&t, "wsg_relay_violations_total{control=\"%s\"} %llu\n",
                 wsg_control_id(i), (unsigned long long)n);

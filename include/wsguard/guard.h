@@ -127,6 +127,22 @@ WSG_API uint64_t wsg_guard_conn_next_deadline(const struct wsg_guard_conn *gc);
 WSG_API void wsg_guard_conn_tick(struct wsg_guard_conn *gc, uint64_t now_ms,
                                  struct wsg_guard_action *act);
 
+/* The transport failed the connection itself (RFC 6455 section 7.1.7),
+ * not the guard: `err` says why (as wsg_close_info.err), `code_sent` is the
+ * close code sent. A failure a control covers emits a "violation" event
+ * and gives the "close" event its control id and reason:
+ *   WSG_ERR_TOO_BIG                       H5  "message too big"
+ *   WSG_ERR_PROTOCOL, WSG_ERR_MASKING     H4  "protocol error"
+ *   WSG_ERR_INVALID_UTF8                  H4  "invalid data"
+ *   WSG_ERR_POLICY                        H12 "output budget exceeded"
+ *   WSG_ERR_TIMEOUT with code 1011        H7  "keepalive ping timeout"
+ * Anything else (a clean close, a peer that vanished, I/O), no code sent,
+ * or a close the guard decided itself: nothing. Decided from the error,
+ * not the code: a Close echoed to the peer is no violation. Call before
+ * wsg_guard_conn_free. Returns the control id, or 0. */
+WSG_API int wsg_guard_conn_failed(struct wsg_guard_conn *gc, uint64_t now_ms,
+                                  int err, uint16_t code_sent);
+
 /* The connection ended: emits the "close" audit event with duration,
  * bytes and both close codes, releases the per-address slot, frees. */
 WSG_API void wsg_guard_conn_free(struct wsg_guard_conn *gc, uint64_t now_ms,

@@ -292,6 +292,41 @@ void wsg_guard_conn_tick(struct wsg_guard_conn *gc, uint64_t now_ms,
         wsg__guard_violation(gc, now_ms, WSG_H7, 1001, "idle timeout", act);
 }
 
+int wsg_guard_conn_failed(struct wsg_guard_conn *gc, uint64_t now_ms,
+                          int err, uint16_t code_sent)
+{
+    struct wsg_guard_action act;
+    const char *reason;
+    int control;
+
+    if (gc == NULL || gc->closed || code_sent == 0)
+        return 0;
+    switch (err) {
+    case WSG_ERR_TOO_BIG:
+        control = WSG_H5, reason = "message too big";
+        break;
+    case WSG_ERR_PROTOCOL:
+    case WSG_ERR_MASKING:
+        control = WSG_H4, reason = "protocol error";
+        break;
+    case WSG_ERR_INVALID_UTF8:
+        control = WSG_H4, reason = "invalid data";
+        break;
+    case WSG_ERR_POLICY:
+        control = WSG_H12, reason = "output budget exceeded";
+        break;
+    case WSG_ERR_TIMEOUT:
+        if (code_sent != WSG_CLOSE_INTERNAL_ERROR)
+            return 0;
+        control = WSG_H7, reason = "keepalive ping timeout";
+        break;
+    default:
+        return 0;
+    }
+    wsg__guard_violation(gc, now_ms, control, code_sent, reason, &act);
+    return control;
+}
+
 void wsg_guard_conn_free(struct wsg_guard_conn *gc, uint64_t now_ms,
                          const struct wsg_conn_stats *st, uint16_t code_sent,
                          uint16_t code_received)

@@ -360,3 +360,64 @@ Test(guard_messages, h11_violation_stats)
     cr_assert(rec_has(&R, "\"close_code\":1003"));
     done();
 }
+
+/* Failures the transport decided (RFC 6455 7.1.7), not the guard: a
+ * violation event with the control id, and the close event carries it;
+ * a clean or echoed close, a vanished peer, or a close the guard decided
+ * itself is no violation (H4, H5, H7, H11, H12). */
+Test(guard_messages, transport_failures_audited)
+{
+    static const struct {
+        int err;
+        uint16_t code;
+        int control;
+        const char *reason;
+    } cases[] = {
+        {WSG_ERR_TOO_BIG, 1009, WSG_H5, "message too big"},
+        {WSG_ERR_PROTOCOL, 1002, WSG_H4, "protocol error"},
+        {WSG_ERR_MASKING, 1002, WSG_H4, "protocol error"},
+        {WSG_ERR_INVALID_UTF8, 1007, WSG_H4, "invalid data"},
+        {WSG_ERR_POLICY, 1008, WSG_H12, "output budget exceeded"},
+        {WSG_ERR_TIMEOUT, 1011, WSG_H7, "keepalive ping timeout"},
+        {WSG_OK, 1002, 0, NULL},            /* the peer's 1002, echoed */
+        {WSG_ERR_PEER_CLOSED, 1000, 0, NULL},
+        {WSG_ERR_TIMEOUT, 1001, 0, NULL},   /* not the pong deadline */
+        {WSG_ERR_TOO_BIG, 0, 0, NULL},      /* nothing was sent */
+    };
+    struct wsg_guard_stats st;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t before;
+
+        open_at(0);
+        before = R.n;
+        cr_assert_eq(wsg_guard_conn_failed(C, 10, cases[i].err,
+                                           cases[i].code),
+                     cases[i].control, "case %zu", i);
+        if (cases[i].control == 0) {
+            cr_assert_eq(R.n, before, "case %zu: no event", i);
+            continue;
+        }
+        cr_assert_eq(R.n, before + 1);
+        cr_assert_str_eq(R.event[R.n - 1], "violation");
+        cr_assert_eq(R.control[R.n - 1], cases[i].control);
+        cr_assert_eq(R.code[R.n - 1], cases[i].code);
+        cr_assert_str_eq(R.reason[R.n - 1], cases[i].reason);
+        wsg_guard_get_stats(G, &st);
+        cr_assert_eq(st.violations[cases[i].control], 1);
+        conn_close(G, C, 20);
+        C = NULL;
+        cr_assert_str_eq(R.event[R.n - 1], "close");
+        cr_assert_eq(R.control[R.n - 1], cases[i].control,
+                     "case %zu: the close event names the control", i);
+    }
+    /* A close the guard decided first: the transport's report adds none. */
+    P.msg_rate = 1;
+    P.msg_burst = 1;
+    open_at(0);
+    cr_assert_eq(msg(WSG_OP_TEXT, "a", 1), WSG_GUARD_PASS);
+    cr_assert_eq(msg(WSG_OP_TEXT, "b", 2), WSG_GUARD_CLOSE);
+    cr_assert_eq(wsg_guard_conn_failed(C, 3, WSG_ERR_POLICY, 1008), 0);
+    cr_assert_eq(wsg_guard_conn_failed(NULL, 3, WSG_ERR_TOO_BIG, 1009), 0);
+    done();
+}
