@@ -168,38 +168,13 @@ static bool path_matches(const struct wsg_span *p, const char *want)
     return p->ptr && p->len == n && memcmp(p->ptr, want, n) == 0;
 }
 
-/* What the guard needs to know of the socket peer (no TLS here). */
-static void guard_peer(struct wsg_guard_peer *peer, const char *text)
-{
-    struct timespec wall;
-
-    memset(peer, 0, sizeof(*peer));
-    if (wsg_addr_parse(text, strlen(text), true, &peer->addr) != WSG_OK)
-        memset(&peer->addr, 0, sizeof(peer->addr));
-    peer->text = text;
-    peer->tls = false;
-    clock_gettime(CLOCK_REALTIME, &wall);
-    peer->unix_s = (uint64_t)wall.tv_sec;
-    peer->unix_ms = (uint64_t)wall.tv_sec * 1000u +
-                    (uint64_t)wall.tv_nsec / 1000000u;
-}
-
 /* A request the handshake refused: the security headers (H10) on the
  * answer, and the https redirect (H1) for a plain GET. */
 static void on_http_refusal(void *ud, struct wsg_http_answer *ans)
 {
     struct echo *e = ud;
-    struct wsg_guard_peer peer;
 
-    guard_peer(&peer, ans->peer);
-    if (wsg_guard_http(e->guard, ans->request, &peer, ans->status,
-                       &e->verdict) != WSG_OK)
-        return;
-    ans->status = e->verdict.status;
-    if (e->verdict.control != 0)
-        ans->reason = e->verdict.reason;
-    ans->headers = e->verdict.headers;
-    ans->header_count = e->verdict.header_count;
+    wsg_guard_amend_refusal(e->guard, ans, false, &e->verdict);
 }
 
 static int on_upgrade(void *ud, struct wsg_session *s, struct wsg_upgrade *up)
@@ -219,14 +194,14 @@ static int on_upgrade(void *ud, struct wsg_session *s, struct wsg_upgrade *up)
 
         audit_refusal(e, &r, 0);
         up->refuse_reason = r.reason;
-        guard_peer(&peer404, up->peer);
+        wsg_guard_peer_fill(&peer404, up->peer, false);
         if (wsg_guard_http(e->guard, NULL, &peer404, 404, v) == WSG_OK) {
             up->refuse_headers = v->headers; /* H10 */
             up->refuse_header_count = v->header_count;
         }
         return 404;
     }
-    guard_peer(&peer, up->peer);
+    wsg_guard_peer_fill(&peer, up->peer, false); /* no TLS here */
     if (wsg_guard_upgrade(e->guard, up->request, &peer, now, v, &gc) != WSG_OK) {
         up->refuse_reason = "out of memory";
         return 503;
@@ -273,20 +248,13 @@ static int on_upgrade(void *ud, struct wsg_session *s, struct wsg_upgrade *up)
 static void on_refuse(void *ud, const struct wsg_refusal *r)
 {
     struct echo *e = ud;
-    int control = 0;
 
     if (e->cli.verbose)
         fprintf(stderr, "wsg-echo: %s refused: %d %s\n", r->peer, r->status,
                 r->reason);
     if (r->err == WSG_ERR_POLICY)
         return; /* the guard (or the path check) has audited it */
-    if (r->status == 414 || r->status == 431)
-        control = WSG_H5;
-    else if (r->err == WSG_ERR_TIMEOUT)
-        control = WSG_H7;
-    else if (r->err == WSG_ERR_HTTP)
-        control = WSG_H4;
-    audit_refusal(e, r, control);
+    audit_refusal(e, r, wsg_refusal_control(r));
 }
 
 static void on_open(void *ud, struct wsg_session *s)

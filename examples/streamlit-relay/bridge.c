@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "bridge.h"
+#include "headers.h"
 
 #define PAUSE_AT RELAY_BRIDGE_PAUSE_AT
 #define LEG_MAX_OUTPUT RELAY_BRIDGE_LEG_MAX_OUTPUT
@@ -65,35 +66,6 @@ static uint64_t wall_ms(void)
 
     clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static bool span_ieq(const char *a, size_t n, const char *b)
-{
-    if (strlen(b) != n)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char x = a[i], y = b[i];
-        if (x >= 'A' && x <= 'Z')
-            x = (char)(x - 'A' + 'a');
-        if (y >= 'A' && y <= 'Z')
-            y = (char)(y - 'A' + 'a');
-        if (x != y)
-            return false;
-    }
-    return true;
-}
-
-static void guard_peer(struct wsg_guard_peer *peer, const char *text)
-{
-    uint64_t ms = wall_ms();
-
-    memset(peer, 0, sizeof(*peer));
-    if (wsg_addr_parse(text, strlen(text), true, &peer->addr) != WSG_OK)
-        memset(&peer->addr, 0, sizeof(peer->addr));
-    peer->text = text;
-    peer->tls = false; /* TLS ends at the front end (H1 via trusted-proxy) */
-    peer->unix_s = ms / 1000u;
-    peer->unix_ms = ms;
 }
 
 /* An event of the bridge's own (the guard emits the rest). */
@@ -258,7 +230,7 @@ static void up_open(void *ud, struct wsg_session *s)
         b->accept[k++] = b->v.headers[i];
     rh = wsg_session_response_headers(s, &n);
     for (size_t i = 0; rh != NULL && i < n && k < 24; i++)
-        if (span_ieq(rh[i].name, rh[i].name_len, "Set-Cookie"))
+        if (relay_name_is(rh[i].name, rh[i].name_len, "Set-Cookie"))
             b->accept[k++] = rh[i];
     o.headers = b->accept;
     o.header_count = k;
@@ -396,7 +368,7 @@ static int down_upgrade(void *ud, struct wsg_session *s, struct wsg_upgrade *up)
     struct bridge_link *b;
     uint64_t now = wsg_loop_now(w->loop);
 
-    guard_peer(&peer, up->peer);
+    wsg_guard_peer_fill(&peer, up->peer, false);
     if (wsg_guard_upgrade(w->guard, up->request, &peer, now, v, &gc) !=
         WSG_OK) {
         up->refuse_reason = "out of memory";
@@ -554,33 +526,19 @@ static void down_close(void *ud, struct wsg_session *s,
 static void down_refuse(void *ud, const struct wsg_refusal *r)
 {
     struct relay_bridge *w = ud;
-    int control = 0;
 
     if (r->err == WSG_ERR_POLICY)
         return; /* the guard (or the bridge) audited it */
-    if (r->status == 414 || r->status == 431)
-        control = WSG_H5;
-    else if (r->err == WSG_ERR_TIMEOUT)
-        control = WSG_H7;
-    else if (r->err == WSG_ERR_HTTP)
-        control = WSG_H4;
-    audit(w, "refuse", r->peer, NULL, NULL, r->status, 0, control, r->reason);
+    audit(w, "refuse", r->peer, NULL, NULL, r->status, 0,
+          wsg_refusal_control(r), r->reason);
 }
 
+/* TLS ends at the front end (H1 through trusted-proxy): tls false. */
 static void down_http_refusal(void *ud, struct wsg_http_answer *ans)
 {
     struct relay_bridge *w = ud;
-    struct wsg_guard_peer peer;
 
-    guard_peer(&peer, ans->peer);
-    if (wsg_guard_http(w->guard, ans->request, &peer, ans->status,
-                       &w->refusal) != WSG_OK)
-        return;
-    ans->status = w->refusal.status;
-    if (w->refusal.control != 0)
-        ans->reason = w->refusal.reason;
-    ans->headers = w->refusal.headers;
-    ans->header_count = w->refusal.header_count;
+    wsg_guard_amend_refusal(w->guard, ans, false, &w->refusal);
 }
 
 static void on_shutdown(void *ud, struct wsg_server *srv)

@@ -9,24 +9,9 @@
 #include <string.h>
 
 #include "bridge.h"
+#include "headers.h"
 
 #define UPSTREAM_CONNECT_MS 10000u
-
-static bool span_ieq(const char *a, size_t n, const char *b)
-{
-    if (strlen(b) != n)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char x = a[i], y = b[i];
-        if (x >= 'A' && x <= 'Z')
-            x = (char)(x - 'A' + 'a');
-        if (y >= 'A' && y <= 'Z')
-            y = (char)(y - 'A' + 'a');
-        if (x != y)
-            return false;
-    }
-    return true;
-}
 
 static void copy_span(char **p, const char *s, size_t n, const char **out)
 {
@@ -106,7 +91,7 @@ static int plan_request(struct relay_bridge_req *b,
                                            "Accept-Language"};
         const struct wsg_header *h = &rq->headers[i];
         for (size_t k = 0; k < sizeof(pass) / sizeof(pass[0]); k++) {
-            if (span_ieq(h->name, h->name_len, pass[k])) {
+            if (relay_name_is(h->name, h->name_len, pass[k])) {
                 struct wsg_header *o = &b->headers[b->header_count++];
                 o->name = pass[k];
                 o->name_len = strlen(pass[k]);

@@ -547,6 +547,33 @@ WSG_API int wsg_server_config_from_policy(struct wsg_server_config *cfg,
 WSG_API int wsg_policy_load_files(struct wsg_policy *p, char *err,
                                   size_t err_cap);
 
+/* ---- guard glue (wsguard/guard.h) ----------------------------------------- */
+
+struct wsg_guard;
+struct wsg_guard_peer;
+struct wsg_guard_verdict;
+
+/* What the guard needs to know of a session's peer: the address parsed
+ * from `peer_text` ("ip:port"; all zero if it does not parse, e.g.
+ * "unix"), `tls`, and the wall clock now (CLOCK_REALTIME) for token
+ * expiry and audit timestamps. `peer_text` must outlive the use of *out. */
+WSG_API void wsg_guard_peer_fill(struct wsg_guard_peer *out,
+                                 const char *peer_text, bool tls);
+
+/* An on_http_refusal callback's work (wsg_guard_http): the security
+ * headers (H10) on the answer, the https redirect (H1) for a plain GET.
+ * `v` must live until the answer is written (the application's state, not
+ * the stack). Leaves `ans` as it was if the guard cannot answer. */
+WSG_API void wsg_guard_amend_refusal(struct wsg_guard *g,
+                                     struct wsg_http_answer *ans,
+                                     bool tls, struct wsg_guard_verdict *v);
+
+/* The control a refusal lib/io decided falls under, for its audit event:
+ * H5 for 414/431, H7 for a handshake deadline, H4 for a malformed request;
+ * 0 otherwise, and for WSG_ERR_POLICY (decided, and audited, by the
+ * application or its guard). */
+WSG_API int wsg_refusal_control(const struct wsg_refusal *r);
+
 /* ---- client ------------------------------------------------------------- */
 
 struct wsg_client_config {

@@ -7,8 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <wsguard/guard.h>
 #include <wsguard/io.h>
 #include <wsguard/policy.h>
 
@@ -146,4 +148,56 @@ int wsg_policy_load_files(struct wsg_policy *p, char *err, size_t cap)
     if (n == 0)
         return WSG_OK;
     return load_key(p, path, err, cap);
+}
+
+/* ---- the guard at the io layer's callbacks ------------------------------- */
+
+void wsg_guard_peer_fill(struct wsg_guard_peer *out, const char *peer_text,
+                         bool tls)
+{
+    struct timespec wall;
+
+    if (out == NULL)
+        return;
+    memset(out, 0, sizeof(*out));
+    if (peer_text == NULL ||
+        wsg_addr_parse(peer_text, strlen(peer_text), true, &out->addr) !=
+            WSG_OK)
+        memset(&out->addr, 0, sizeof(out->addr));
+    out->text = peer_text;
+    out->tls = tls;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    out->unix_s = (uint64_t)wall.tv_sec;
+    out->unix_ms = (uint64_t)wall.tv_sec * 1000u +
+                   (uint64_t)wall.tv_nsec / 1000000u;
+}
+
+void wsg_guard_amend_refusal(struct wsg_guard *g, struct wsg_http_answer *ans,
+                             bool tls, struct wsg_guard_verdict *v)
+{
+    struct wsg_guard_peer peer;
+
+    if (g == NULL || ans == NULL || v == NULL)
+        return;
+    wsg_guard_peer_fill(&peer, ans->peer, tls);
+    if (wsg_guard_http(g, ans->request, &peer, ans->status, v) != WSG_OK)
+        return;
+    ans->status = v->status;
+    if (v->control != 0)
+        ans->reason = v->reason;
+    ans->headers = v->headers;
+    ans->header_count = v->header_count;
+}
+
+int wsg_refusal_control(const struct wsg_refusal *r)
+{
+    if (r == NULL || r->err == WSG_ERR_POLICY)
+        return 0;
+    if (r->status == 414 || r->status == 431)
+        return WSG_H5;
+    if (r->err == WSG_ERR_TIMEOUT)
+        return WSG_H7;
+    if (r->err == WSG_ERR_HTTP)
+        return WSG_H4;
+    return 0;
 }
