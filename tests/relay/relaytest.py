@@ -736,10 +736,11 @@ def guarded(checks, fn, *args):
         checks.check("%s: ran to the end" % fn.__name__, False, traceback.format_exc()[-800:])
 
 
-def quiet_asan_quarantine():
+def quiet_asan_quarantine(mb=8):
     """Under AddressSanitizer freed memory sits in quarantine (256 MB by
     default) and every byte streamed through a relay would count as RSS
-    growth: 8 MB unless ASAN_OPTIONS sets it (children inherit it)."""
+    growth: `mb` MB unless ASAN_OPTIONS sets it (children inherit it). A
+    memory check's slack must exceed `mb` (the quarantine fills up)."""
     asan = os.environ.get("ASAN_OPTIONS", "")
     if "quarantine_size_mb" not in asan:
-        os.environ["ASAN_OPTIONS"] = (asan + ":" if asan else "") + "quarantine_size_mb=8"
+        os.environ["ASAN_OPTIONS"] = (asan + ":" if asan else "") + "quarantine_size_mb=%d" % mb
