@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "opts.h"
+#include "policy_opts.h"
 
 extern char **environ;
 
@@ -86,7 +87,7 @@ static void usage(FILE *f)
         "2 on bad usage or a bad setting.\n");
 }
 
-static void setting_error(const char *msg)
+__attribute__((noreturn)) static void setting_error(const char *msg)
 {
     fprintf(stderr, "wsg-echo: %s\n", msg);
     exit(2);
@@ -95,7 +96,6 @@ static void setting_error(const char *msg)
 void echo_cli_parse(int argc, char **argv, struct echo_cli *c)
 {
     size_t n, count;
-    const struct wsg_setting *t = wsg_policy_settings(&n);
     struct option *opts;
     bool *seen;
     char err[512];
@@ -104,18 +104,14 @@ void echo_cli_parse(int argc, char **argv, struct echo_cli *c)
 
     c->host = "127.0.0.1";
     c->port = "9001";
+    (void)wsg_policy_settings(&n);
     count = OWN_COUNT + n + 1;
     opts = calloc(count, sizeof(*opts));
     seen = calloc(n + 1, sizeof(*seen));
     if (opts == NULL || seen == NULL)
         setting_error("out of memory");
     memcpy(opts, own, sizeof(own));
-    for (size_t i = 0; i < n; i++) {
-        opts[OWN_COUNT + i].name = t[i].name;
-        opts[OWN_COUNT + i].has_arg =
-            t[i].kind == WSG_SETTING_BOOL ? no_argument : required_argument;
-        opts[OWN_COUNT + i].val = OPT_SETTING + (int)i;
-    }
+    policy_opts_fill(opts + OWN_COUNT, OPT_SETTING);
 
     /* The environment first: only WSG_* names are settings. */
     if (wsg_policy_load_env(c->policy, environ, err, sizeof(err)) != WSG_OK)
@@ -123,20 +119,14 @@ void echo_cli_parse(int argc, char **argv, struct echo_cli *c)
 
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "", opts, &idx)) != -1) {
-        if (opt >= OPT_SETTING && (size_t)(opt - OPT_SETTING) < n) {
-            size_t i = (size_t)(opt - OPT_SETTING);
-            const char *val = t[i].kind == WSG_SETTING_BOOL ? "true" : optarg;
-
-            /* A list given as flags replaces the environment's list. */
-            if (t[i].kind == WSG_SETTING_LIST && !seen[i] &&
-                wsg_policy_set(c->policy, t[i].name, "", err,
-                               sizeof(err)) != WSG_OK)
-                setting_error(err);
-            seen[i] = true;
-            if (wsg_policy_set(c->policy, t[i].name, val, err,
-                               sizeof(err)) != WSG_OK)
-                setting_error(err);
+        switch (policy_opts_apply(c->policy, opt, OPT_SETTING, optarg, seen,
+                                  err, sizeof(err))) {
+        case 1:
             continue;
+        case -1:
+            setting_error(err);
+        default:
+            break;
         }
         switch (opt) {
         case OPT_HOST:
@@ -164,21 +154,10 @@ void echo_cli_parse(int argc, char **argv, struct echo_cli *c)
         case OPT_CHECK:
             c->check_config = true;
             break;
-        case OPT_REPORT: {
-            const char *f = optarg;
-            /* "--report json" as well as "--report=json". */
-            if (f == NULL && optind < argc &&
-                (strcmp(argv[optind], "md") == 0 ||
-                 strcmp(argv[optind], "json") == 0))
-                f = argv[optind++];
-            if (f == NULL || strcmp(f, "md") == 0)
-                c->report = ECHO_REPORT_MD;
-            else if (strcmp(f, "json") == 0)
-                c->report = ECHO_REPORT_JSON;
-            else
-                opts_bad_value("--report", f, "md|json");
+        case OPT_REPORT:
+            c->report = policy_opts_report(argc, argv, optarg) == 2
+                            ? ECHO_REPORT_JSON : ECHO_REPORT_MD;
             break;
-        }
         case OPT_HELP:
             usage(stdout);
             exit(0);

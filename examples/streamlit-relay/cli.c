@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "opts.h"
+#include "policy_opts.h"
 
 enum own_id {
     O_LISTEN, O_UPSTREAM, O_BASE_PATH, O_WS_PATH, O_OWN_PREFIX, O_MAX_UPLOAD,
@@ -75,7 +76,7 @@ enum { OPT_HELP = 256, OPT_VERSION, OPT_REPORT, OPT_CHECK, OPT_OWN = 512,
 
 static char upstream_buf[512], listen_buf[300], ws_path_buf[1100];
 
-static void die(const char *msg)
+__attribute__((noreturn)) static void die(const char *msg)
 {
     fprintf(stderr, "wsg-relay: %s\n", msg);
     exit(2);
@@ -366,13 +367,15 @@ void relay_cli_parse(int argc, char **argv, char **envp, struct relay_cli *c)
     };
     const size_t nfixed = sizeof(fixed) / sizeof(fixed[0]);
     size_t n;
-    const struct wsg_setting *t = wsg_policy_settings(&n);
-    struct option *opts = calloc(nfixed + O_COUNT + n + 1, sizeof(*opts));
-    bool *seen = calloc(n + 1, sizeof(*seen));
+    struct option *opts;
+    bool *seen;
     char err[512];
     int opt, idx;
 
     opts_init("wsg-relay");
+    (void)wsg_policy_settings(&n);
+    opts = calloc(nfixed + O_COUNT + n + 1, sizeof(*opts));
+    seen = calloc(n + 1, sizeof(*seen));
     if (opts == NULL || seen == NULL)
         die("out of memory");
     defaults(c, envp);
@@ -383,29 +386,19 @@ void relay_cli_parse(int argc, char **argv, char **envp, struct relay_cli *c)
             OWN[i].has_arg ? required_argument : no_argument;
         opts[nfixed + (size_t)i].val = OPT_OWN + i;
     }
-    for (size_t i = 0; i < n; i++) {
-        opts[nfixed + O_COUNT + i].name = t[i].name;
-        opts[nfixed + O_COUNT + i].has_arg =
-            t[i].kind == WSG_SETTING_BOOL ? no_argument : required_argument;
-        opts[nfixed + O_COUNT + i].val = OPT_SETTING + (int)i;
-    }
+    policy_opts_fill(opts + nfixed + O_COUNT, OPT_SETTING);
     load_env(c, envp);
 
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "", opts, &idx)) != -1) {
-        if (opt >= OPT_SETTING && (size_t)(opt - OPT_SETTING) < n) {
-            size_t i = (size_t)(opt - OPT_SETTING);
-            const char *val = t[i].kind == WSG_SETTING_BOOL ? "true" : optarg;
-
-            if (t[i].kind == WSG_SETTING_LIST && !seen[i] &&
-                wsg_policy_set(c->cfg.policy, t[i].name, "", err,
-                               sizeof(err)) != WSG_OK)
-                die(err);
-            seen[i] = true;
-            if (wsg_policy_set(c->cfg.policy, t[i].name, val, err,
-                               sizeof(err)) != WSG_OK)
-                die(err);
+        switch (policy_opts_apply(c->cfg.policy, opt, OPT_SETTING, optarg,
+                                  seen, err, sizeof(err))) {
+        case 1:
             continue;
+        case -1:
+            die(err);
+        default:
+            break;
         }
         if (opt >= OPT_OWN && opt < OPT_OWN + O_COUNT) {
             int i = opt - OPT_OWN;
@@ -418,20 +411,10 @@ void relay_cli_parse(int argc, char **argv, char **envp, struct relay_cli *c)
         case OPT_CHECK:
             c->check_config = true;
             break;
-        case OPT_REPORT: {
-            const char *f = optarg;
-            if (f == NULL && optind < argc &&
-                (strcmp(argv[optind], "md") == 0 ||
-                 strcmp(argv[optind], "json") == 0))
-                f = argv[optind++];
-            if (f == NULL || strcmp(f, "md") == 0)
-                c->report = RELAY_REPORT_MD;
-            else if (strcmp(f, "json") == 0)
-                c->report = RELAY_REPORT_JSON;
-            else
-                opts_bad_value("--report", f, "md|json");
+        case OPT_REPORT:
+            c->report = policy_opts_report(argc, argv, optarg) == 2
+                            ? RELAY_REPORT_JSON : RELAY_REPORT_MD;
             break;
-        }
         case OPT_HELP:
             usage(stdout);
             exit(0);
