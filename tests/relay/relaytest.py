@@ -744,3 +744,20 @@ def quiet_asan_quarantine(mb=8):
     asan = os.environ.get("ASAN_OPTIONS", "")
     if "quarantine_size_mb" not in asan:
         os.environ["ASAN_OPTIONS"] = (asan + ":" if asan else "") + "quarantine_size_mb=%d" % mb
+
+
+def check_secrets_never_logged(C, relays, secrets):
+    """H11: no relay's stdout or stderr names a secret (the subprotocol
+    credential, a session id, a cookie value), and stdout holds only JSON
+    audit events."""
+    leaks = []
+    for rl in relays:
+        text = rl.text()
+        for s in secrets:
+            if s in text:
+                leaks.append((rl.proc.pid, s))
+    C.check("audit: %d relays' stdout/stderr never name PLACEHOLDER_AUTH_TOKEN, the session id "
+            "(3rd entry) or a cookie value" % len(relays), relays and not leaks, str(leaks))
+    C.check("audit: every stdout line is a JSON event",
+            all(all(ln.startswith("{") for ln in rl.out) for rl in relays),
+            str([ln for rl in relays for ln in rl.out if not ln.startswith("{")][:3]))
